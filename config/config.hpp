@@ -1,0 +1,70 @@
+#pragma once
+/// The validated configuration of one CLAT instance: a plain struct, produced by
+/// config::load() and consumed by the core. Keys and defaults follow the Perl clatd manual
+/// (clatd.conf(5) documents each one).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "states/ip.hpp"
+
+namespace clat {
+
+/// How the CLAT IPv6 address is chosen (`clat-v6-addr`).
+struct ClatV6Derived {
+    bool operator==(const ClatV6Derived&) const = default;
+};
+struct ClatV6Shared {
+    bool operator==(const ClatV6Shared&) const = default;
+};
+using ClatV6Mode = std::variant<ClatV6Derived, ClatV6Shared, Ipv6Address>;
+
+struct Config {
+    int quiet = 0;
+    int debug = 0;
+    std::string script_up;
+    std::string script_down;
+    std::string clat_dev = "clat";
+    Ipv4Address clat_v4_addr{{192, 0, 0, 1}};
+    ClatV6Mode clat_v6_addr = ClatV6Derived{};
+    std::vector<std::string> dns64_servers;  ///< empty: the system resolvers
+    std::string cmd_ip = "ip";               ///< accepted for compatibility; never run
+    std::string cmd_ip6tables = "ip6tables";
+    std::string cmd_nft = "nft";
+    std::string cmd_tayga = "tayga";
+    bool forwarding_enable = true;
+    std::optional<bool> ip6tables_enable;   ///< unset: auto (yes if ip6tables' filter is in use)
+    std::optional<std::string> plat_dev;    ///< unset: route lookup towards the prefix
+    std::optional<Ipv6Prefix> plat_prefix;  ///< set: discovery disabled
+    std::optional<Ipv6Prefix> plat_fallback_prefix;
+    bool proxynd_enable = true;  ///< default no when clat-v6-addr=shared
+    std::optional<std::string> tayga_conffile;
+    Ipv4Address tayga_v4_addr{{192, 0, 0, 2}};
+    bool v4_conncheck_enable = true;
+    std::uint32_t v4_conncheck_delay = 10;  ///< seconds
+    bool v4_defaultroute_enable = true;
+    bool v4_defaultroute_replace = false;
+    std::uint32_t v4_defaultroute_metric = 2048;
+    std::uint32_t v4_defaultroute_mtu = 1260;             ///< 0: no MTU on the route
+    std::optional<std::uint32_t> v4_defaultroute_advmss;  ///< unset: mtu - 40 (none if mtu 0)
+    std::uint32_t route_table = 0xc1a7;
+    std::uint32_t ctmark = 0;  ///< default 0xc1a7 when clat-v6-addr=shared
+    bool pref64_enable = true;
+    bool dad_enable = true;
+    std::vector<std::string> tayga_extra;  ///< extra tayga.conf lines, in order
+
+    /// The advmss in force: the explicit value, else mtu - 40, else none.
+    std::optional<std::uint32_t> effective_advmss() const {
+        if (v4_defaultroute_advmss)
+            return v4_defaultroute_advmss;
+        if (v4_defaultroute_mtu > 40)
+            return v4_defaultroute_mtu - 40;
+        return std::nullopt;
+    }
+    bool operator==(const Config&) const = default;
+};
+
+}  // namespace clat
