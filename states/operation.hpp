@@ -1,0 +1,163 @@
+#pragma once
+/// Operations: value-type imperatives that change the host. The planner yields an ordered
+/// list of them; the executor applies each through netlink, /proc/sys or the firewall tool
+/// and journals its inverse first. Devices are named, not indexed, so that a plan can refer
+/// to a device it creates itself and an undo entry survives the device being re-created.
+///
+/// Every operation has a stable one-line text form, `verb key=value ...`, used in logs, in
+/// golden-plan tests and as the undo journal's on-disk format: parse(to_string(op)) == op.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "states/facts.hpp"
+#include "states/ip.hpp"
+#include "states/result.hpp"
+
+namespace clat::op {
+
+struct CreateTun {
+    std::string dev;
+    bool operator==(const CreateTun&) const = default;
+};
+/// Deletes a link the agent created (the inverse of CreateTun).
+struct DeleteLink {
+    std::string dev;
+    bool operator==(const DeleteLink&) const = default;
+};
+struct SetLinkUp {
+    std::string dev;
+    bool up = true;
+    bool operator==(const SetLinkUp&) const = default;
+};
+struct SetLinkMtu {
+    std::string dev;
+    std::uint32_t mtu = 0;
+    bool operator==(const SetLinkMtu&) const = default;
+};
+struct AddAddressV4 {
+    std::string dev;
+    Ipv4Address address;
+    int prefix_length = 32;
+    bool operator==(const AddAddressV4&) const = default;
+};
+struct RemoveAddressV4 {
+    std::string dev;
+    Ipv4Address address;
+    int prefix_length = 32;
+    bool operator==(const RemoveAddressV4&) const = default;
+};
+/// With dad, the kernel runs Duplicate Address Detection and the outcome is observed over
+/// netlink (tentative, then usable or dadfailed); without, the address is added IFA_F_NODAD.
+struct AddAddressV6 {
+    std::string dev;
+    Ipv6Address address;
+    int prefix_length = 128;
+    bool dad = false;
+    bool operator==(const AddAddressV6&) const = default;
+};
+struct RemoveAddressV6 {
+    std::string dev;
+    Ipv6Address address;
+    int prefix_length = 128;
+    bool operator==(const RemoveAddressV6&) const = default;
+};
+/// route.oif is ignored: dev names the output device ("" for a route without one).
+struct AddRouteV4 {
+    std::string dev;
+    RouteV4 route;
+    bool operator==(const AddRouteV4&) const = default;
+};
+struct RemoveRouteV4 {
+    std::string dev;
+    RouteV4 route;
+    bool operator==(const RemoveRouteV4&) const = default;
+};
+struct AddRouteV6 {
+    std::string dev;
+    RouteV6 route;
+    bool operator==(const AddRouteV6&) const = default;
+};
+struct RemoveRouteV6 {
+    std::string dev;
+    RouteV6 route;
+    bool operator==(const RemoveRouteV6&) const = default;
+};
+struct AddRuleV6 {
+    RuleV6 rule;
+    bool operator==(const AddRuleV6&) const = default;
+};
+struct RemoveRuleV6 {
+    RuleV6 rule;
+    bool operator==(const RemoveRuleV6&) const = default;
+};
+struct AddProxyNeighbour {
+    std::string dev;
+    Ipv6Address address;
+    bool operator==(const AddProxyNeighbour&) const = default;
+};
+struct RemoveProxyNeighbour {
+    std::string dev;
+    Ipv6Address address;
+    bool operator==(const RemoveProxyNeighbour&) const = default;
+};
+/// Writes a sysctl. path is relative to /proc/sys with slashes ("net/ipv6/conf/all/forwarding").
+/// if_current: write only when the sysctl still holds this value (how undo restores a value
+/// only if nobody changed it since the agent wrote it).
+struct SetSysctl {
+    std::string path;
+    std::string value;
+    std::optional<std::string> if_current;
+    bool operator==(const SetSysctl&) const = default;
+};
+
+enum class FirewallBackend { kNftables, kIp6tables };
+
+/// Narrowly scoped accept rules for CLAT traffic forwarded between clat_dev and plat_dev:
+/// from clat_v6 to plat_prefix and back. tool is the command (cmd-nft or cmd-ip6tables).
+struct FirewallRule {
+    FirewallBackend backend = FirewallBackend::kNftables;
+    std::string tool;
+    std::string clat_dev;
+    std::string plat_dev;
+    Ipv6Address clat_v6;
+    Ipv6Prefix plat_prefix;
+    bool operator==(const FirewallRule&) const = default;
+};
+struct AddFirewallAccept {
+    FirewallRule rule;
+    bool operator==(const AddFirewallAccept&) const = default;
+};
+struct RemoveFirewallAccept {
+    FirewallRule rule;
+    bool operator==(const RemoveFirewallAccept&) const = default;
+};
+
+}  // namespace clat::op
+
+namespace clat {
+
+using Operation =
+    std::variant<op::CreateTun, op::DeleteLink, op::SetLinkUp, op::SetLinkMtu, op::AddAddressV4,
+                 op::RemoveAddressV4, op::AddAddressV6, op::RemoveAddressV6, op::AddRouteV4,
+                 op::RemoveRouteV4, op::AddRouteV6, op::RemoveRouteV6, op::AddRuleV6,
+                 op::RemoveRuleV6, op::AddProxyNeighbour, op::RemoveProxyNeighbour, op::SetSysctl,
+                 op::AddFirewallAccept, op::RemoveFirewallAccept>;
+
+using Plan = std::vector<Operation>;
+
+/// The stable one-line text form: `verb key=value ...`.
+std::string to_string(const Operation& op);
+/// Parses the text form back; an error names what is wrong.
+Result<Operation> parse_operation(std::string_view line);
+
+/// The operation that undoes op, when it can be computed from op alone (adds ↔ removes,
+/// CreateTun → DeleteLink). Sysctls, link state and MTU need the value observed before the
+/// change, so they return nullopt here and the executor builds their inverse itself.
+std::optional<Operation> static_inverse(const Operation& op);
+
+}  // namespace clat

@@ -1,0 +1,28 @@
+#pragma once
+/// RFC 7050 §3: learning the NAT64 prefix from the AAAA answers for "ipv4only.arpa".
+
+#include <optional>
+#include <vector>
+
+#include "states/ip.hpp"
+
+namespace clat {
+
+/// The name to query and the two well-known IPv4 addresses synthesised into its answers.
+inline constexpr const char* kIpv4OnlyName = "ipv4only.arpa";
+inline constexpr Ipv4Address kWellKnownV4a{{192, 0, 0, 170}};
+inline constexpr Ipv4Address kWellKnownV4b{{192, 0, 0, 171}};
+
+struct Rfc7050Result {
+    Ipv6Prefix prefix;            ///< the first prefix found, suffix zeroed
+    bool ambiguous = false;       ///< answers held more than one different prefix
+    std::vector<Ipv6Prefix> all;  ///< every distinct prefix found, in answer order
+    bool operator==(const Rfc7050Result&) const = default;
+};
+
+/// Examines every AAAA answer; finds 192.0.0.170 or .171 at each RFC 6052 position (/96 first
+/// down to /32, the u-octet skipped). Answers that are not synthesised are ignored; nullopt
+/// when none is.
+std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>& answers);
+
+}  // namespace clat
