@@ -21,7 +21,10 @@ struct Rfc7050Result {
 };
 
 /// Examines every AAAA answer; finds 192.0.0.170 or .171 at each RFC 6052 position (/96 first
-/// down to /32, the u-octet skipped). Answers that are not synthesised are ignored; nullopt
+/// down to /32, the u-octet skipped). Per answer the longest matching length wins, and a
+/// length below /96 only matches when the u-octet is zero: with the RFC 6052 zero suffix a
+/// false match can only appear at a shorter length, where the Pref64 itself holds the bit
+/// pattern of a well-known address. Answers that are not synthesised are ignored; nullopt
 /// when none is.
 std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>& answers);
 
