@@ -1,0 +1,126 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include "adapters/translator.hpp"
+#include "tests/integration/harness.hpp"
+#include "tests/integration/loop.hpp"
+
+using namespace std::chrono_literals;
+using clat::ChildExit;
+using clat::test::run_until;
+
+namespace {
+
+bool contains(const std::vector<std::string>& lines, const std::string& needle) {
+    for (const auto& l : lines) {
+        if (l.find(needle) != std::string::npos)
+            return true;
+    }
+    return false;
+}
+
+std::string temp_dir() {
+    char tmpl[] = "/tmp/clatd-translator-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    return tmpl;
+}
+
+}  // namespace
+
+TEST_CASE("a child's output arrives line by line and its exit status is reported") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    std::vector<std::string> lines;
+    std::optional<ChildExit> ended;
+    auto pid = child.start(
+        {{"/bin/sh", "-c", "echo hello; echo $CLAT_TEST >&2; exit 3"},
+         {"CLAT_TEST=from-env"},
+         true},
+        [&](const std::string& l) { lines.push_back(l); }, [&](ChildExit e) { ended = e; });
+    REQUIRE(pid.ok());
+    CHECK(child.running());
+    REQUIRE(run_until(io, [&] { return ended && lines.size() >= 2; }));
+    CHECK(ended->code == 3);
+    CHECK_FALSE(ended->success());
+    CHECK(lines == std::vector<std::string>{"hello", "from-env"});
+    CHECK_FALSE(child.running());
+}
+
+TEST_CASE("a command that cannot be executed is an error and nothing runs") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    auto pid = child.start({{"/nonexistent/tayga"}, {}, true}, nullptr, nullptr);
+    REQUIRE_FALSE(pid.ok());
+    CHECK(pid.error().message == "cannot execute /nonexistent/tayga: No such file or directory");
+    CHECK_FALSE(child.running());
+}
+
+TEST_CASE("stop escalates to SIGKILL when SIGTERM is ignored") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    std::vector<std::string> lines;
+    std::optional<ChildExit> ended;
+    REQUIRE(child
+                .start(
+                    {{"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"},
+                     {},
+                     true},
+                    [&](const std::string& l) { lines.push_back(l); },
+                    [&](ChildExit e) { ended = e; })
+                .ok());
+    REQUIRE(run_until(io, [&] { return contains(lines, "ready"); }));
+    const auto t0 = std::chrono::steady_clock::now();
+    child.stop(300ms);
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(ended->signal == SIGKILL);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
+}
+
+TEST_CASE("TAYGA runs as the translator, reports its exit, and restarts on the same tun") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    const auto dir = temp_dir();
+    std::vector<std::string> lines;
+    clat::Translator tayga(io, reaper, {"tayga", std::nullopt, dir},
+                           [&](const std::string& l) { lines.push_back(l); });
+    clat::TaygaSettings settings{"clat-t0",
+                                 *clat::Ipv4Address::parse("192.0.0.2"),
+                                 *clat::Ipv6Prefix::parse("2001:db8:64::/64"),
+                                 *clat::Ipv4Address::parse("192.0.0.1"),
+                                 *clat::Ipv6Address::parse("2001:db8:1::c1a7"),
+                                 {}};
+    std::optional<ChildExit> ended;
+    auto pid = tayga.start(settings, [&](ChildExit e) { ended = e; });
+    REQUIRE(pid.ok());
+    CHECK(tayga.conf_path() == dir + "/tayga-clat-t0.conf");
+    REQUIRE(run_until(io, [&] { return contains(lines, "NAT64 prefix: 2001:db8:64::/64"); }));
+    CHECK(contains(lines, "TAYGA's IPv4 address: 192.0.0.2"));
+    CHECK(clat::test::sh_status("ip link show clat-t0") == 0);
+
+    // Killed from outside: the exit is reported with the signal.
+    ::kill(*pid, SIGKILL);
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(ended->signal == SIGKILL);
+    CHECK_FALSE(tayga.running());
+
+    // Started again, then stopped: SIGTERM is enough for TAYGA, the temporary conf goes.
+    ended.reset();
+    lines.clear();
+    REQUIRE(tayga.start(settings, [&](ChildExit e) { ended = e; }).ok());
+    REQUIRE(run_until(io, [&] { return contains(lines, "NAT64 prefix"); }));
+    const auto conf = tayga.conf_path();
+    struct stat st {};
+    CHECK(::stat(conf.c_str(), &st) == 0);
+    tayga.stop(2s);
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(ended->signal != SIGKILL);
+    CHECK(::stat(conf.c_str(), &st) != 0);
+    ::rmdir(dir.c_str());
+}
