@@ -1,0 +1,152 @@
+// Translator supervision in Running (SPEC §9): exponential back-off with a cap, a visible
+// Failed state after repeated fast failures, and the ways out of it.
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/machine_fixture.hpp"
+
+namespace clat::test {
+namespace {
+
+/// Lets the running translator exit after running for run_ms, then fires the restart timer
+/// when due and reports the new child. Returns the restart delay, or -1 when it gave up.
+std::int64_t crash_and_restart(World& w, std::int64_t run_ms, const std::string& status) {
+    const state::Running* r = w.running_state();
+    REQUIRE(r);
+    REQUIRE(r->translator.pid);
+    const int pid = *r->translator.pid;
+    w.at(r->translator.started_at_ms + run_ms);
+    Transition t = w.send(event::TranslatorExited{pid, status});
+    if (w.name() == "Failed") {
+        CHECK(text(t.effects).empty());
+        return -1;
+    }
+    const std::int64_t delay = w.running_state()->translator.restart_at_ms - w.facts.now_ms;
+    CHECK(text(t.effects) == "start-timer timer=translator-restart delay=" + duration_text(delay));
+    CHECK(w.status().reason == "translator " + status + "; restarting in " + duration_text(delay));
+    CHECK(w.send(event::TranslatorExited{pid, status}).ignored());  // a duplicate report
+
+    w.at(w.facts.now_ms + delay - 1);
+    CHECK(w.send(event::TimerExpired{Timer::TranslatorRestart}).ignored());
+    w.at(w.facts.now_ms + 1);
+    t = w.send(event::TimerExpired{Timer::TranslatorRestart});
+    CHECK(text(t.effects) == "start-translator");
+    w.send(event::TranslatorStarted{pid + 1});
+    CHECK(w.status().translator_pid == pid + 1);
+    return delay;
+}
+
+}  // namespace
+
+TEST_CASE("a killed translator restarts with back-off 1, 2, 4 ... capped at 60 s") {
+    World w(active_with(running(100, 0)));
+    int restarts = 0;
+    for (std::int64_t expected :
+         {1'000, 2'000, 4'000, 8'000, 16'000, 32'000, 60'000, 60'000, 60'000}) {
+        CAPTURE(expected);
+        // 20 s runs are neither fast failures nor stable runs: the back-off keeps growing.
+        CHECK(crash_and_restart(w, 20'000, "killed by signal 9") == expected);
+        CHECK(w.name() == "Running");
+        CHECK(w.status().translator_restarts == ++restarts);
+    }
+}
+
+TEST_CASE("exit reports about another child are ignored") {
+    World w(active_with(running(100, 0)));
+    CHECK(w.send(event::TranslatorExited{99, "exited with status 0"}).ignored());
+    CHECK(w.status().translator_pid == 100);
+}
+
+TEST_CASE("a stable run resets the back-off") {
+    World w(active_with(running(100, 0)));
+    CHECK(crash_and_restart(w, 20'000, "exited with status 1") == 1'000);
+    CHECK(crash_and_restart(w, 20'000, "exited with status 1") == 2'000);
+    CHECK(crash_and_restart(w, 20'000, "exited with status 1") == 4'000);
+    CHECK(crash_and_restart(w, kStableRunMs, "exited with status 1") == 1'000);
+}
+
+TEST_CASE("repeated fast failures end in a visible Failed state instead of spinning") {
+    World w(active_with(running(100, 0)));
+    for (std::int64_t expected : {1'000, 2'000, 4'000, 8'000})
+        CHECK(crash_and_restart(w, 500, "exited with status 1") == expected);
+    CHECK(crash_and_restart(w, 500, "exited with status 1") == -1);
+    CHECK(w.name() == "Failed");
+    CHECK(w.last.cause == "translator gave up: exited with status 1");
+    CHECK(w.status().reason ==
+          "translator failed 5 times within 300 s, last exited with status 1; waiting for "
+          "reload, rediscover or an uplink change");
+    CHECK(w.status().translator_restarts == 4);
+    CHECK_FALSE(w.status().translator_pid);
+    CHECK(w.status().plat == dns64_plat());  // still provisioned: Failed is an Active state
+    CHECK(w.send(event::TimerExpired{Timer::TranslatorRestart}).ignored());
+    CHECK(w.send(event::TranslatorExited{0, "exited with status 1"}).ignored());
+}
+
+TEST_CASE("a spawn failure counts as a fast failure") {
+    World w(active_with(state::Running{dns64_plat(), {}}));  // StartTranslator outstanding
+    const Transition t = w.send(event::TranslatorExited{0, "failed to start: ENOENT"});
+    CHECK(text(t.effects) == "start-timer timer=translator-restart delay=1 s");
+    CHECK(w.running_state()->translator.fast_failures.size() == 1);
+}
+
+TEST_CASE("fast failures spread wider than the window do not give up") {
+    World w(active_with(running(100, 0)));
+    for (int i = 0; i < 8; ++i) {
+        const state::Running* r = w.running_state();
+        REQUIRE(r);
+        w.at(r->translator.started_at_ms + 500);
+        w.send(event::TranslatorExited{*r->translator.pid, "exited with status 1"});
+        REQUIRE(w.name() == "Running");
+        w.at(w.facts.now_ms + 80'000);  // the agent restarts it 80 s later each time
+        w.send(event::TimerExpired{Timer::TranslatorRestart});
+        w.send(event::TranslatorStarted{200 + i});
+    }
+    CHECK(w.status().translator_restarts == 8);
+}
+
+TEST_CASE("recovery from Failed: reload, rediscover, an uplink change or a new prefix") {
+    struct Case {
+        const char* what;
+        Event event;
+        const char* effects;
+    };
+    const Case cases[] = {
+        {"reload", event::ConfigReloaded{false}, "start-translator"},
+        {"reload-clat", event::ConfigReloaded{true},
+         "reconcile plat=2001:db8:64::/96 "
+         "source=dns64; start-translator"},
+        {"rediscover", event::RediscoverRequested{}, "start-discovery; start-translator"},
+        {"uplink", event::UplinkChanged{true},
+         "reconcile plat=2001:db8:64::/96 source=dns64; start-translator"},
+        {"pref64", event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9},
+         "reconcile plat=2001:db8:6464::/64 source=pref64; start-translator"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        state::Failed failed{dns64_plat(), {}, "translator failed 5 times"};
+        failed.translator.restarts = 4;
+        failed.translator.next_delay_ms = 16'000;
+        World w(active_with(failed));
+        const Transition t = w.send(c.event);
+        CHECK(w.name() == "Running");
+        CHECK(text(t.effects) == c.effects);
+        CHECK(w.status().translator_restarts == 5);
+        w.send(event::TranslatorStarted{300});
+        w.at(w.facts.now_ms + 100);
+        const Transition exit = w.send(event::TranslatorExited{300, "exited with status 1"});
+        CHECK(text(exit.effects) == "start-timer timer=translator-restart delay=1 s");
+    }
+}
+
+TEST_CASE("Failed stays Failed for changes that do not touch the translator") {
+    World w(active_with(state::Failed{dns64_plat(), {}, "translator failed 5 times"}));
+    Transition t = w.send(event::ReconcileNeeded{"address 192.0.0.1 removed from clat"});
+    CHECK(w.name() == "Failed");
+    CHECK(text(t.effects) == "reconcile plat=2001:db8:64::/96 source=dns64");
+    t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 900'000});
+    CHECK(w.name() == "Failed");  // a refresh of the same prefix
+    CHECK(text(t.effects).empty());
+    CHECK(publishes(t));  // the expiry shown changed
+}
+
+}  // namespace clat::test
