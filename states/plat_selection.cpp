@@ -22,7 +22,7 @@ std::string PlatChoice::to_string() const {
 
 std::optional<PlatChoice> select_prefix(const std::optional<Ipv6Prefix>& configured,
                                         const std::optional<PlatChoice>& pref64,
-                                        const Dns64Outcome& dns64,
+                                        const Dns64Verdict& dns64,
                                         const std::optional<Ipv6Prefix>& fallback) {
     if (configured)
         return PlatChoice{*configured, PlatSource::Config, std::nullopt};

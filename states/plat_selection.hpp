@@ -32,24 +32,24 @@ struct PlatChoice {
 /// What DNS64 discovery has said so far. `concluded` turns true with the first answer or
 /// failure; until then the fallback prefix is held back, so that a slow resolver does not
 /// make the CLAT start on the fallback and renumber a second later.
-struct Dns64Outcome {
+struct Dns64Verdict {
     std::optional<PlatChoice> found;
     bool concluded = false;
     std::string note;  ///< why nothing was found ("DNS64 found nothing", "query timed out")
-    bool operator==(const Dns64Outcome&) const = default;
+    bool operator==(const Dns64Verdict&) const = default;
 };
 
 /// Everything discovery has reported during one activation.
 struct PlatCandidates {
     std::optional<PlatChoice> pref64;
-    Dns64Outcome dns64;
+    Dns64Verdict dns64;
     bool operator==(const PlatCandidates&) const = default;
 };
 
 /// The prefix to use, by SPEC §5 precedence; nullopt when there is none (yet).
 std::optional<PlatChoice> select_prefix(const std::optional<Ipv6Prefix>& configured,
                                         const std::optional<PlatChoice>& pref64,
-                                        const Dns64Outcome& dns64,
+                                        const Dns64Verdict& dns64,
                                         const std::optional<Ipv6Prefix>& fallback);
 
 /// Records a prefix reported by discovery (only Pref64 and Dns64 are discovered; other

@@ -10,14 +10,14 @@ namespace clat::test {
 TEST_CASE("select_prefix: configuration, then PREF64, then DNS64, then the fallback") {
     const auto config = prefix("2001:db8:c0::/96");
     const auto fallback = prefix("2001:db8:fb::/96");
-    const Dns64Outcome found{dns64_plat(), true, ""};
-    const Dns64Outcome none{std::nullopt, true, "DNS64 found nothing"};
-    const Dns64Outcome pending{};
+    const Dns64Verdict found{dns64_plat(), true, ""};
+    const Dns64Verdict none{std::nullopt, true, "DNS64 found nothing"};
+    const Dns64Verdict pending{};
     struct Case {
         const char* what;
         std::optional<Ipv6Prefix> config;
         std::optional<PlatChoice> pref64;
-        Dns64Outcome dns64;
+        Dns64Verdict dns64;
         std::optional<Ipv6Prefix> fallback;
         std::optional<PlatChoice> expected;
     };

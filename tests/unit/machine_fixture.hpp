@@ -37,7 +37,7 @@ inline MachineFacts default_facts(std::int64_t now_ms = 0) {
 inline state::Active active_with(state::ActivePhase phase) {
     state::Active active;
     active.discovering = true;
-    active.candidates.dns64 = Dns64Outcome{dns64_plat(), true, ""};
+    active.candidates.dns64 = Dns64Verdict{dns64_plat(), true, ""};
     active.phase = std::move(phase);
     return active;
 }
