@@ -1,0 +1,147 @@
+#include "config/values.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace clat::config {
+namespace {
+
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string quoted(std::string_view text) {
+    return "'" + std::string(text) + "'";
+}
+
+int digit_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return 99;
+}
+
+// The six prefix lengths of RFC 6052 §2.2.
+bool is_translation_length(int length) {
+    constexpr std::array<int, 6> kLengths{32, 40, 48, 56, 64, 96};
+    return std::find(kLengths.begin(), kLengths.end(), length) != kLengths.end();
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_blank(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_blank(text.back()))
+        text.remove_suffix(1);
+    return text;
+}
+
+Result<bool> parse_bool(std::string_view text) {
+    const std::string v = lower(text);
+    if (v == "1" || v == "yes" || v == "true" || v == "on")
+        return true;
+    if (v == "0" || v == "no" || v == "false" || v == "off")
+        return false;
+    return make_error(quoted(text) + " is not a boolean (use 1/0, yes/no, true/false or on/off)");
+}
+
+Result<std::uint32_t> parse_uint(std::string_view text, std::uint32_t max) {
+    std::string_view digits = text;
+    unsigned base = 10;
+    if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+        digits.remove_prefix(2);
+        base = 16;
+    }
+    if (digits.empty())
+        return make_error(quoted(text) + " is not an integer");
+    std::uint64_t value = 0;
+    for (char c : digits) {
+        const int d = digit_value(c);
+        if (d >= static_cast<int>(base))
+            return make_error(quoted(text) + " is not an integer");
+        value = value * base + static_cast<unsigned>(d);
+        if (value > max)
+            return make_error(quoted(text) + " is out of range (0 to " + std::to_string(max) + ")");
+    }
+    return static_cast<std::uint32_t>(value);
+}
+
+Result<Ipv4Address> parse_ipv4(std::string_view text) {
+    auto a = Ipv4Address::parse(text);
+    if (!a)
+        return make_error(quoted(text) + " is not an IPv4 address");
+    return *a;
+}
+
+Result<Ipv6Address> parse_ipv6_unicast(std::string_view text) {
+    auto a = Ipv6Address::parse(text);
+    if (!a)
+        return make_error(quoted(text) + " is not an IPv6 address");
+    if (a->is_unspecified() || a->is_loopback() || a->is_multicast())
+        return make_error(std::string(text) + " is not a unicast address");
+    return *a;
+}
+
+Result<Ipv6Prefix> parse_rfc6052_prefix(std::string_view text) {
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos || !Ipv6Address::parse(text.substr(0, slash)) ||
+        !Ipv6Prefix::parse(text, true))
+        return make_error(quoted(text) + " is not an IPv6 prefix (ADDRESS/LENGTH)");
+    auto prefix = Ipv6Prefix::parse(text);
+    if (!prefix)
+        return make_error(std::string(text) + " has bits set beyond the prefix length");
+    if (!is_translation_length(prefix->length))
+        return make_error(std::string(text) +
+                          " is not an RFC 6052 prefix length (32, 40, 48, 56, 64 or 96)");
+    // RFC 6052 §2.2: bits 64 to 71 (the "u" octet) must be zero; only a /96 covers them.
+    if (prefix->length == 96 && prefix->address.bytes[8] != 0)
+        return make_error(std::string(text) +
+                          " has bits 64 to 71 set, which RFC 6052 section 2.2 reserves");
+    return *prefix;
+}
+
+Result<std::vector<std::string>> parse_address_list(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = text.find(',', start);
+        const auto item =
+            trim(text.substr(start, comma == std::string_view::npos ? comma : comma - start));
+        if (item.empty())
+            return make_error(quoted(text) + " has an empty item");
+        if (auto v4 = Ipv4Address::parse(item))
+            out.push_back(v4->to_string());
+        else if (auto v6 = Ipv6Address::parse(item))
+            out.push_back(v6->to_string());
+        else
+            return make_error(quoted(item) + " is not an IP address");
+        if (comma == std::string_view::npos)
+            return out;
+        start = comma + 1;
+    }
+}
+
+Result<std::string> parse_ifname(std::string_view text) {
+    // Mirrors the kernel's dev_valid_name(): shorter than IFNAMSIZ (16), no '/', ':' or space.
+    if (text.size() > 15)
+        return make_error(quoted(text) + " is longer than 15 characters");
+    if (text == "." || text == ".." || std::any_of(text.begin(), text.end(), [](char c) {
+            return c == '/' || c == ':' || is_blank(c);
+        }))
+        return make_error(quoted(text) + " is not a valid interface name");
+    return std::string(text);
+}
+
+}  // namespace clat::config

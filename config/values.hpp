@@ -1,0 +1,42 @@
+#pragma once
+/// Typed value parsers for configuration keys. Each returns the value or an Error whose message
+/// describes only the value (e.g. "'abc' is not an integer"); the caller prefixes the place and
+/// the key.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "states/ip.hpp"
+#include "states/result.hpp"
+
+namespace clat::config {
+
+/// Strips leading and trailing blanks (space, tab, CR, LF, FF, VT).
+std::string_view trim(std::string_view text);
+
+/// 1/0, yes/no, true/false, on/off, in any letter case.
+Result<bool> parse_bool(std::string_view text);
+
+/// A non-negative integer, decimal or 0x-hexadecimal, no greater than max.
+Result<std::uint32_t> parse_uint(std::string_view text, std::uint32_t max = UINT32_MAX);
+
+/// A dotted-quad IPv4 address.
+Result<Ipv4Address> parse_ipv4(std::string_view text);
+
+/// An IPv6 address usable as a unicast host address (not ::, ::1 or multicast).
+Result<Ipv6Address> parse_ipv6_unicast(std::string_view text);
+
+/// An IPv6 translation prefix: ADDRESS/LENGTH with one of the RFC 6052 §2.2 lengths (32, 40,
+/// 48, 56, 64, 96) and no bits set beyond the length.
+Result<Ipv6Prefix> parse_rfc6052_prefix(std::string_view text);
+
+/// A comma-separated list of IPv4 or IPv6 addresses (blanks around items allowed), returned in
+/// canonical text form.
+Result<std::vector<std::string>> parse_address_list(std::string_view text);
+
+/// A Linux network interface name: 1 to 15 bytes, no '/', ':' or blanks, not "." or "..".
+Result<std::string> parse_ifname(std::string_view text);
+
+}  // namespace clat::config

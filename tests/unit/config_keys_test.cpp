@@ -1,0 +1,237 @@
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <set>
+
+#include "config/builder.hpp"
+#include "config/load.hpp"
+
+using namespace clat;
+using namespace clat::config;
+
+namespace clat::test {
+namespace {
+
+Config parse_ok(std::string_view text, const CommandLine& cli = {}) {
+    auto r = parse_config_text(text, "test.conf", cli);
+    if (!r.ok())
+        FAIL_CHECK(r.error().message);
+    REQUIRE(r.ok());
+    return r->config;
+}
+
+std::string parse_error(std::string_view text) {
+    auto r = parse_config_text(text, "test.conf");
+    REQUIRE_FALSE(r.ok());
+    return r.error().message;
+}
+
+Ipv6Prefix prefix(const char* text) {
+    return *Ipv6Prefix::parse(text);
+}
+
+struct KeyCase {
+    const char* setting;
+    std::function<bool(const Config&)> holds;
+};
+
+}  // namespace
+
+TEST_CASE("the defaults are Perl clatd's") {
+    const Config c = parse_ok("");
+    CHECK(c == Config{});
+    CHECK(c.quiet == 0);
+    CHECK(c.debug == 0);
+    CHECK(c.clat_dev == "clat");
+    CHECK(c.clat_v4_addr.to_string() == "192.0.0.1");
+    CHECK(c.tayga_v4_addr.to_string() == "192.0.0.2");
+    CHECK(std::holds_alternative<ClatV6Derived>(c.clat_v6_addr));
+    CHECK(c.cmd_ip == "ip");
+    CHECK(c.cmd_tayga == "tayga");
+    CHECK(c.forwarding_enable);
+    CHECK_FALSE(c.ip6tables_enable.has_value());
+    CHECK(c.proxynd_enable);
+    CHECK(c.v4_conncheck_enable);
+    CHECK(c.v4_conncheck_delay == 10);
+    CHECK(c.v4_defaultroute_enable);
+    CHECK_FALSE(c.v4_defaultroute_replace);
+    CHECK(c.v4_defaultroute_metric == 2048);
+    CHECK(c.v4_defaultroute_mtu == 1260);
+    CHECK(c.effective_advmss() == 1220u);
+    CHECK(c.route_table == 0xc1a7);
+    CHECK(c.ctmark == 0);
+    CHECK(c.pref64_enable);
+    CHECK(c.dad_enable);
+    CHECK(c.tayga_extra.empty());
+}
+
+TEST_CASE("every key sets its field") {
+    const std::vector<KeyCase> cases{
+        {"quiet=2", [](const Config& c) { return c.quiet == 2; }},
+        {"debug=1", [](const Config& c) { return c.debug == 1; }},
+        {"script-up=echo up $clat_dev=1",
+         [](auto& c) { return c.script_up == "echo up $clat_dev=1"; }},
+        {"script-down=logger down", [](const Config& c) { return c.script_down == "logger down"; }},
+        {"clat-dev=clat1", [](const Config& c) { return c.clat_dev == "clat1"; }},
+        {"clat-v4-addr=192.0.2.1",
+         [](auto& c) { return c.clat_v4_addr.to_string() == "192.0.2.1"; }},
+        {"clat-v6-addr=2001:db8::c1a7",
+         [](const Config& c) {
+             return c.clat_v6_addr == ClatV6Mode{*Ipv6Address::parse("2001:db8::c1a7")};
+         }},
+        {"clat-v6-addr=shared",
+         [](const Config& c) { return std::holds_alternative<ClatV6Shared>(c.clat_v6_addr); }},
+        {"clat-v6-addr=Derived",
+         [](const Config& c) { return std::holds_alternative<ClatV6Derived>(c.clat_v6_addr); }},
+        {"dns64-servers=2001:db8::53,192.0.2.53",
+         [](const Config& c) {
+             return c.dns64_servers == std::vector<std::string>{"2001:db8::53", "192.0.2.53"};
+         }},
+        {"cmd-ip=/sbin/ip", [](const Config& c) { return c.cmd_ip == "/sbin/ip"; }},
+        {"cmd-ip6tables=/sbin/ip6tables",
+         [](auto& c) { return c.cmd_ip6tables == "/sbin/ip6tables"; }},
+        {"cmd-nft=/usr/sbin/nft", [](const Config& c) { return c.cmd_nft == "/usr/sbin/nft"; }},
+        {"cmd-tayga=/usr/sbin/tayga", [](auto& c) { return c.cmd_tayga == "/usr/sbin/tayga"; }},
+        {"forwarding-enable=no", [](const Config& c) { return !c.forwarding_enable; }},
+        {"ip6tables-enable=yes", [](const Config& c) { return c.ip6tables_enable == true; }},
+        {"ip6tables-enable=off", [](const Config& c) { return c.ip6tables_enable == false; }},
+        {"plat-dev=eth0", [](const Config& c) { return c.plat_dev == "eth0"; }},
+        {"plat-prefix=64:ff9b::/96",
+         [](auto& c) { return c.plat_prefix == prefix("64:ff9b::/96"); }},
+        {"plat-fallback-prefix=2001:db8:64::/96",
+         [](const Config& c) { return c.plat_fallback_prefix == prefix("2001:db8:64::/96"); }},
+        {"proxynd-enable=false", [](const Config& c) { return !c.proxynd_enable; }},
+        {"tayga-conffile=/run/tayga.conf",
+         [](auto& c) { return c.tayga_conffile == "/run/tayga.conf"; }},
+        {"tayga-v4-addr=192.0.0.3",
+         [](auto& c) { return c.tayga_v4_addr.to_string() == "192.0.0.3"; }},
+        {"v4-conncheck-enable=0", [](const Config& c) { return !c.v4_conncheck_enable; }},
+        {"v4-conncheck-delay=0", [](const Config& c) { return c.v4_conncheck_delay == 0; }},
+        {"v4-defaultroute-enable=off", [](const Config& c) { return !c.v4_defaultroute_enable; }},
+        {"v4-defaultroute-replace=on", [](const Config& c) { return c.v4_defaultroute_replace; }},
+        {"v4-defaultroute-metric=0x10", [](auto& c) { return c.v4_defaultroute_metric == 16; }},
+        {"v4-defaultroute-mtu=1400",
+         [](const Config& c) {
+             return c.v4_defaultroute_mtu == 1400 && c.effective_advmss() == 1360u;
+         }},
+        {"v4-defaultroute-mtu=0",
+         [](const Config& c) { return c.v4_defaultroute_mtu == 0 && !c.effective_advmss(); }},
+        {"v4-defaultroute-advmss=1000", [](auto& c) { return c.v4_defaultroute_advmss == 1000u; }},
+        {"v4-defaultroute-advmss=0", [](auto& c) { return !c.v4_defaultroute_advmss.has_value(); }},
+        {"route-table=100", [](const Config& c) { return c.route_table == 100; }},
+        {"ctmark=0x64", [](const Config& c) { return c.ctmark == 100; }},
+        {"pref64-enable=no", [](const Config& c) { return !c.pref64_enable; }},
+        {"dad-enable=no", [](const Config& c) { return !c.dad_enable; }},
+        {"tayga-extra=wkpf-strict no",
+         [](const Config& c) {
+             return c.tayga_extra == std::vector<std::string>{"wkpf-strict no"};
+         }},
+    };
+    std::set<std::string> covered;
+    // These two spell out the default; every other case must differ from it.
+    const std::set<std::string> same_as_default{"clat-v6-addr=Derived", "v4-defaultroute-advmss=0"};
+    for (const auto& kc : cases) {
+        const std::string setting = kc.setting;
+        CAPTURE(setting);
+        const Config c = parse_ok(setting);
+        CHECK(kc.holds(c));
+        CHECK(kc.holds(Config{}) == same_as_default.contains(setting));
+        covered.insert(std::string(kc.setting).substr(0, std::string(kc.setting).find('=')));
+    }
+    for (auto key : key_names()) {
+        CAPTURE(key);
+        CHECK(covered.contains(std::string(key)));
+    }
+}
+
+TEST_CASE("an empty value restores the default") {
+    const std::string all_set =
+        "clat-dev=x\nplat-prefix=64:ff9b::/96\nv4-defaultroute-metric=1\nscript-up=true\n"
+        "ip6tables-enable=yes\ntayga-extra=a\n";
+    CHECK(parse_ok(all_set) != Config{});
+    CHECK(parse_ok(all_set + "clat-dev=\nplat-prefix=\nv4-defaultroute-metric=\nscript-up=\n"
+                             "ip6tables-enable=\ntayga-extra=\n") == Config{});
+}
+
+TEST_CASE("bad values name the file, line and key") {
+    CHECK(parse_error("# c\nv4-defaultroute-metric=abc") ==
+          "test.conf:2: key 'v4-defaultroute-metric': 'abc' is not an integer");
+    CHECK(parse_error("plat-prefix=2001:db8::/33") ==
+          "test.conf:1: key 'plat-prefix': 2001:db8::/33 is not an RFC 6052 prefix length (32, "
+          "40, 48, 56, 64 or 96)");
+    CHECK(parse_error("forwarding-enable=maybe") ==
+          "test.conf:1: key 'forwarding-enable': 'maybe' is not a boolean (use 1/0, yes/no, "
+          "true/false or on/off)");
+    CHECK(parse_error("quiet=10") == "test.conf:1: key 'quiet': '10' is out of range (0 to 9)");
+    CHECK(parse_error("v4-defaultroute-mtu=67") ==
+          "test.conf:1: key 'v4-defaultroute-mtu': 67 is not 0 or an MTU from 68 to 65535");
+    CHECK(parse_error("v4-defaultroute-advmss=65536") ==
+          "test.conf:1: key 'v4-defaultroute-advmss': '65536' is out of range (0 to 65535)");
+    CHECK(parse_error("route-table=0") ==
+          "test.conf:1: key 'route-table': 0 is not a routing table (RT_TABLE_UNSPEC)");
+    CHECK(parse_error("clat-v6-addr=auto") ==
+          "test.conf:1: key 'clat-v6-addr': 'auto' is not an IPv6 address, 'derived' or 'shared'");
+    CHECK(parse_error("clat-v4-addr=0.0.0.0") ==
+          "test.conf:1: key 'clat-v4-addr': 0.0.0.0 is not a host address");
+    CHECK(parse_error("clat-dev=a/b") ==
+          "test.conf:1: key 'clat-dev': 'a/b' is not a valid interface name");
+    CHECK(parse_error("dns64-servers=dns.google") ==
+          "test.conf:1: key 'dns64-servers': 'dns.google' is not an IP address");
+    CHECK(parse_error("ctmark=-1") == "test.conf:1: key 'ctmark': '-1' is not an integer");
+}
+
+TEST_CASE("a bad value is an error even when a later setting overrides it") {
+    CHECK(parse_error("v4-defaultroute-metric=abc\nv4-defaultroute-metric=5") ==
+          "test.conf:1: key 'v4-defaultroute-metric': 'abc' is not an integer");
+}
+
+TEST_CASE("clat-v4-addr and tayga-v4-addr must differ") {
+    CHECK(parse_error("tayga-v4-addr=192.0.0.1") ==
+          "test.conf:1: key 'tayga-v4-addr': 192.0.0.1 is used by both clat-v4-addr and "
+          "tayga-v4-addr");
+}
+
+TEST_CASE("shared mode turns proxynd off and sets a ctmark unless they are set") {
+    const Config shared = parse_ok("clat-v6-addr=shared");
+    CHECK_FALSE(shared.proxynd_enable);
+    CHECK(shared.ctmark == 0xc1a7);
+
+    const Config explicit_values = parse_ok("proxynd-enable=yes\nctmark=0\nclat-v6-addr=shared");
+    CHECK(explicit_values.proxynd_enable);
+    CHECK(explicit_values.ctmark == 0);
+
+    const Config reset_to_default = parse_ok(
+        "proxynd-enable=yes\nclat-v6-addr=shared\n"
+        "proxynd-enable=");
+    CHECK_FALSE(reset_to_default.proxynd_enable);
+
+    const Config derived = parse_ok("clat-v6-addr=derived");
+    CHECK(derived.proxynd_enable);
+    CHECK(derived.ctmark == 0);
+}
+
+TEST_CASE("effective settings list every key in order and read back to the same settings") {
+    const auto defaults = effective_settings(Config{});
+    REQUIRE(defaults.size() == key_names().size());
+    for (std::size_t i = 0; i < defaults.size(); ++i)
+        CHECK(defaults[i].first == key_names()[i]);
+    CHECK(defaults[6] == std::pair<std::string, std::string>{"clat-v6-addr", "derived"});
+    CHECK(defaults[13] == std::pair<std::string, std::string>{"ip6tables-enable", ""});
+    CHECK(defaults[26] == std::pair<std::string, std::string>{"v4-defaultroute-advmss", "1220"});
+    CHECK(defaults[27] == std::pair<std::string, std::string>{"route-table", "0xc1a7"});
+    CHECK(defaults[28] == std::pair<std::string, std::string>{"ctmark", "0"});
+
+    const Config custom = parse_ok(
+        "clat-v6-addr=shared\ndns64-servers=2001:db8::53,192.0.2.53\n"
+        "plat-prefix=2001:db8:64::/96\ntayga-extra=a b\ntayga-extra=c\n"
+        "ip6tables-enable=no\nv4-defaultroute-mtu=0\nscript-up=echo a=b\n");
+    const auto settings = effective_settings(custom);
+    CHECK(settings.size() == key_names().size() + 1);
+    std::string text;
+    for (const auto& [k, v] : settings)
+        text.append(k).append("=").append(v).append("\n");
+    CHECK(effective_settings(parse_ok(text)) == settings);
+    CHECK(parse_ok(text) == custom);
+}
+
+}  // namespace clat::test
