@@ -1,0 +1,42 @@
+#pragma once
+/// What the agent concludes from the observed kernel state, level-triggered and pure: is the
+/// uplink usable, is there native IPv4, which PREF64 prefix is valid, which device faces the
+/// PLAT. Evaluated after every burst of netlink changes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "states/facts.hpp"
+#include "states/ip.hpp"
+#include "states/plat_selection.hpp"
+
+namespace clat {
+
+/// The uplink is usable when the host has an IPv6 default route in the main table and a
+/// usable global IPv6 address, both on a device that is up and is not the CLAT's own (and is
+/// plat_dev when one is configured). Returns the device's name, or nullopt.
+std::optional<std::string> usable_uplink(const Observed& observed, const std::string& clat_dev,
+                                         const std::optional<std::string>& plat_dev);
+
+/// Native IPv4: an IPv4 default route in the main table that is not the CLAT's (not on
+/// clat_dev and not of clatd's route protocol). Returns "native IPv4 default route via eth0",
+/// or an empty string when there is none.
+std::string native_ipv4(const Observed& observed, const std::string& clat_dev);
+
+/// The PREF64 prefix to use at now_ms: among unexpired facts, the one on the uplink device
+/// first, then the first seen. nullopt when there is none.
+std::optional<PlatChoice> pref64_choice(const Observed& observed, int uplink_ifindex,
+                                        std::int64_t now_ms);
+
+/// The host's IPv6 addresses on one device, as candidates for the CLAT address derivation,
+/// leaving out `exclude` (the CLAT address itself while it is being probed by DAD).
+std::vector<AddressV6> addresses_on(const Observed& observed, int ifindex,
+                                    const std::optional<Ipv6Address>& exclude = std::nullopt);
+
+/// The state of one of our IPv6 addresses as the kernel reports it.
+enum class DadState { kAbsent, kTentative, kUsable, kFailed };
+DadState dad_state(const Observed& observed, const std::string& dev, const Ipv6Address& address);
+
+}  // namespace clat
