@@ -1,0 +1,195 @@
+// The firewall tool runner, the ip6tables backend, and the dispatch between backends.
+#include "adapters/firewall.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "adapters/firewall_internal.hpp"
+
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawnp
+
+namespace clat::firewall {
+namespace {
+
+/// ip6tables -C and -D fail with this when no identical rule exists.
+bool rule_is_missing(const std::string& output) {
+    return output.find("does a matching rule exist") != std::string::npos ||
+           output.find("Bad rule") != std::string::npos;
+}
+
+/// Interface names go into the tool's command language: refuse anything that could end a
+/// quoted word or the argument (the kernel allows almost any byte in a name).
+Status validate(const op::FirewallRule& rule) {
+    for (const std::string* dev : {&rule.clat_dev, &rule.plat_dev}) {
+        if (dev->empty() || dev->size() > 15)
+            return make_error("invalid interface name '" + *dev + "'");
+        for (const char c : *dev) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= ' ' || u == 0x7f || c == '"' || c == '\\' || c == '\'' || c == '/')
+                return make_error("interface name '" + *dev + "' has a character not allowed here");
+        }
+    }
+    return Ok{};
+}
+
+std::vector<std::string> ip6tables_command(const std::string& tool, const char* action,
+                                           const Direction& d) {
+    return {tool,        "-w",
+            action,      "FORWARD",
+            "-i",        d.in_dev,
+            "-o",        d.out_dev,
+            "-s",        d.source.to_string(),
+            "-d",        d.destination.to_string(),
+            "-m",        "comment",
+            "--comment", kComment,
+            "-j",        "ACCEPT"};
+}
+
+/// Whether the filter table's FORWARD chain holds the rule of d (ip6tables -C).
+Result<bool> ip6tables_has(const std::string& tool, const Direction& d) {
+    const auto argv = ip6tables_command(tool, "-C", d);
+    auto run = run_tool(argv);
+    if (!run)
+        return run.error();
+    if (run->exit_code == 0)
+        return true;
+    if (rule_is_missing(run->output))
+        return false;
+    return make_error(describe_failure(argv, *run));
+}
+
+/// Runs argv; an error unless it exits 0 (or, with missing_ok, says the rule is missing).
+Status run_checked(const std::vector<std::string>& argv, bool missing_ok) {
+    auto run = run_tool(argv);
+    if (!run)
+        return run.error();
+    if (run->exit_code == 0 || (missing_ok && rule_is_missing(run->output)))
+        return Ok{};
+    return make_error(describe_failure(argv, *run));
+}
+
+Result<ApplyOutcome> ip6tables_add(const std::string& tool, const std::array<Direction, 2>& dirs) {
+    bool changed = false;
+    for (const Direction& d : dirs) {
+        auto has = ip6tables_has(tool, d);
+        if (!has)
+            return has.error();
+        if (*has)
+            continue;
+        if (auto inserted = run_checked(ip6tables_command(tool, "-I", d), false); !inserted)
+            return inserted.error();
+        changed = true;
+    }
+    return changed ? ApplyOutcome::kApplied : ApplyOutcome::kAlreadyInPlace;
+}
+
+Result<ApplyOutcome> ip6tables_remove(const std::string& tool,
+                                      const std::array<Direction, 2>& dirs) {
+    // A bounded loop: a rule inserted twice (by hand, or by an older instance) goes too.
+    constexpr int kMaxCopies = 16;
+    bool changed = false;
+    for (const Direction& d : dirs) {
+        for (int i = 0; i < kMaxCopies; ++i) {
+            auto has = ip6tables_has(tool, d);
+            if (!has)
+                return has.error();
+            if (!*has)
+                break;
+            if (auto deleted = run_checked(ip6tables_command(tool, "-D", d), true); !deleted)
+                return deleted.error();
+            changed = true;
+        }
+    }
+    return changed ? ApplyOutcome::kApplied : ApplyOutcome::kAlreadyInPlace;
+}
+
+std::string tool_of(const op::FirewallRule& rule) {
+    if (!rule.tool.empty())
+        return rule.tool;
+    return rule.backend == op::FirewallBackend::kNftables ? "nft" : "ip6tables";
+}
+
+}  // namespace
+
+std::array<Direction, 2> directions(const op::FirewallRule& rule) {
+    const Ipv6Prefix clat = Ipv6Prefix::make(rule.clat_v6, 128);
+    return {Direction{rule.clat_dev, rule.plat_dev, clat, rule.plat_prefix},
+            Direction{rule.plat_dev, rule.clat_dev, rule.plat_prefix, clat}};
+}
+
+Result<ToolRun> run_tool(const std::vector<std::string>& argv) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+        return make_error(std::string("pipe: ") + std::strerror(errno));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    const int spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pipe_fds[1]);
+    if (spawned != 0) {
+        ::close(pipe_fds[0]);
+        return make_error("cannot run " + argv[0] + ": " + std::strerror(spawned));
+    }
+    ToolRun run;
+    std::array<char, 4096> buf{};
+    for (;;) {
+        const ssize_t n = ::read(pipe_fds[0], buf.data(), buf.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        run.output.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return make_error("waitpid " + argv[0] + ": " + std::strerror(errno));
+    }
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return run;
+}
+
+std::string describe_failure(const std::vector<std::string>& argv, const ToolRun& run) {
+    std::string text;
+    for (const auto& a : argv)
+        text += (text.empty() ? "" : " ") + a;
+    std::string output = run.output;
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
+        output.pop_back();
+    return text + ": exit " + std::to_string(run.exit_code) + ": " + output;
+}
+
+Result<ApplyOutcome> add_accept(const op::FirewallRule& rule) {
+    if (auto valid = validate(rule); !valid)
+        return valid.error();
+    const auto dirs = directions(rule);
+    if (rule.backend == op::FirewallBackend::kNftables)
+        return nft_add(tool_of(rule), dirs);
+    return ip6tables_add(tool_of(rule), dirs);
+}
+
+Result<ApplyOutcome> remove_accept(const op::FirewallRule& rule) {
+    if (auto valid = validate(rule); !valid)
+        return valid.error();
+    const auto dirs = directions(rule);
+    if (rule.backend == op::FirewallBackend::kNftables)
+        return nft_remove(tool_of(rule), dirs);
+    return ip6tables_remove(tool_of(rule), dirs);
+}
+
+}  // namespace clat::firewall

@@ -1,0 +1,51 @@
+#include "adapters/netlink_kernel.hpp"
+
+#include <string>
+#include <type_traits>
+#include <variant>
+
+#include "adapters/firewall.hpp"
+#include "adapters/netlink_kernel_ops.hpp"
+#include "adapters/netlink_kernel_request.hpp"
+#include "adapters/sysctl.hpp"
+#include "adapters/tun.hpp"
+
+namespace clat {
+
+NetlinkKernel::NetlinkKernel(std::unique_ptr<rtnl::Socket> socket) : socket_(std::move(socket)) {}
+
+NetlinkKernel::~NetlinkKernel() = default;
+
+Result<std::unique_ptr<NetlinkKernel>> NetlinkKernel::open() {
+    auto socket = rtnl::Socket::open();
+    if (!socket)
+        return socket.error();
+    return std::unique_ptr<NetlinkKernel>(new NetlinkKernel(std::move(*socket)));
+}
+
+Result<ApplyOutcome> NetlinkKernel::apply(const Operation& operation) {
+    auto result = std::visit(
+        [this](const auto& o) -> Result<ApplyOutcome> {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, op::CreateTun>)
+                return tun::create_persistent(o.dev);
+            else if constexpr (std::is_same_v<T, op::SetSysctl>)
+                return sysctl::apply(o);
+            else if constexpr (std::is_same_v<T, op::AddFirewallAccept>)
+                return firewall::add_accept(o.rule);
+            else if constexpr (std::is_same_v<T, op::RemoveFirewallAccept>)
+                return firewall::remove_accept(o.rule);
+            else
+                return kernel_ops::apply_op(*socket_, o);
+        },
+        operation);
+    if (!result)
+        return make_error(to_string(operation) + ": " + result.error().message);
+    return result;
+}
+
+Result<std::string> NetlinkKernel::read_sysctl(const std::string& path) {
+    return sysctl::read(path);
+}
+
+}  // namespace clat

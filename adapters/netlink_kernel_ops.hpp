@@ -1,0 +1,33 @@
+#pragma once
+/// Internal to the kernel adapter: one function per rtnetlink operation. Each returns the
+/// kernel's reason on error; NetlinkKernel::apply prefixes it with the operation.
+
+#include <string>
+
+#include "adapters/netlink_kernel_request.hpp"
+#include "agent/kernel_port.hpp"
+#include "states/operation.hpp"
+
+namespace clat::kernel_ops {
+
+/// The interface index of dev, or 0 when there is no such link.
+int ifindex_of(const std::string& dev);
+
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::DeleteLink& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::SetLinkUp& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::SetLinkMtu& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddAddressV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveAddressV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddAddressV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveAddressV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddProxyNeighbour& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveProxyNeighbour& o);
+
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRouteV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRouteV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRuleV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRuleV6& o);
+
+}  // namespace clat::kernel_ops

@@ -1,0 +1,98 @@
+#include "agent/executor.hpp"
+
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace clat {
+namespace {
+
+// /proc/sys values end in a newline; the value written back must not carry it.
+std::string without_trailing_newline(std::string value) {
+    while (!value.empty() && value.back() == '\n')
+        value.pop_back();
+    return value;
+}
+
+}  // namespace
+
+Executor::Executor(KernelPort& kernel, UndoJournal journal)
+    : kernel_(kernel), journal_(std::move(journal)) {}
+
+Status Executor::apply(const Plan& plan) {
+    const auto savepoint = journal_.savepoint();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+        auto applied = apply_one(plan[i]);
+        if (applied)
+            continue;
+        spdlog::warn("apply failed op=\"{}\" step={}/{} error=\"{}\", rolling back",
+                     to_string(plan[i]), i + 1, plan.size(), applied.error().message);
+        if (auto rolled_back = journal_.rollback_to(savepoint, kernel_); !rolled_back) {
+            spdlog::error("rollback incomplete journal={} error=\"{}\"", journal_.path(),
+                          rolled_back.error().message);
+        }
+        return applied;
+    }
+    return Ok{};
+}
+
+Status Executor::apply_one(const Operation& op) {
+    const auto text = to_string(op);
+    auto inverse = static_inverse(op);
+    if (const auto* sysctl = std::get_if<op::SetSysctl>(&op)) {
+        auto current = kernel_.read_sysctl(sysctl->path);
+        if (!current)
+            return current.error();
+        auto old_value = without_trailing_newline(std::move(*current));
+        if (old_value == sysctl->value) {
+            spdlog::debug("in place {}", text);
+            return Ok{};
+        }
+        // Restore the old value only while the sysctl still holds ours: if an administrator
+        // or another daemon changed it since, their value wins.
+        inverse = op::SetSysctl{sysctl->path, std::move(old_value), sysctl->value};
+    }
+    std::optional<std::uint64_t> seq;
+    if (inverse) {
+        // Write-ahead: the undo is durable before the change exists.
+        auto recorded = journal_.record(*inverse);
+        if (!recorded)
+            return recorded.error();
+        seq = *recorded;
+    }
+    auto outcome = kernel_.apply(op);
+    if (outcome && *outcome == ApplyOutcome::kApplied) {
+        spdlog::info("apply {}", text);
+        return Ok{};
+    }
+    // Already in place: the object pre-existed and is not ours to remove. Failed: a netlink
+    // request or sysctl write either happens or not, so nothing changed. Either way the undo
+    // must never run. A crash between the apply and this cancel is the one window in which a
+    // pre-existing object could be reverted after a restart.
+    Status cancelled = seq ? journal_.cancel(*seq) : Status(Ok{});
+    if (!outcome) {
+        if (!cancelled)
+            spdlog::warn("journal error=\"{}\"", cancelled.error().message);
+        return outcome.error();
+    }
+    spdlog::debug("in place {}", text);
+    return cancelled;
+}
+
+Status Executor::undo_all() {
+    if (!journal_.pending().empty())
+        spdlog::info("teardown journal={} pending={}", journal_.path(), journal_.pending().size());
+    return journal_.replay_all(kernel_);
+}
+
+Status Executor::recover() {
+    for (const auto& problem : journal_.load_problems())
+        spdlog::warn("journal problem: {}", problem);
+    if (!journal_.pending().empty()) {
+        spdlog::info("recover journal={} pending={} (left by a previous instance)", journal_.path(),
+                     journal_.pending().size());
+    }
+    return journal_.replay_all(kernel_);
+}
+
+}  // namespace clat

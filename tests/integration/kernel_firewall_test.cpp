@@ -1,0 +1,243 @@
+// Firewall accept rules through nft and ip6tables (nf_tables and legacy): added where a drop
+// policy needs them, found again from the rule value alone, removed without a trace, and
+// really letting CLAT traffic through a forward chain that drops.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "adapters/netlink_kernel.hpp"
+#include "tests/integration/harness.hpp"
+
+namespace clat::test {
+namespace {
+
+constexpr auto kApplied = ApplyOutcome::kApplied;
+constexpr auto kAlreadyInPlace = ApplyOutcome::kAlreadyInPlace;
+
+NetlinkKernel& kernel() {
+    static auto opened = NetlinkKernel::open();
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
+    return **opened;
+}
+
+ApplyOutcome apply_ok(const Operation& op) {
+    auto result = kernel().apply(op);
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
+    return *result;
+}
+
+int count(const std::string& text, const std::string& part) {
+    int n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
+        ++n;
+    return n;
+}
+
+op::FirewallRule rule(op::FirewallBackend backend, const std::string& tool,
+                      const char* clat_v6 = "2001:db8:a::2") {
+    op::FirewallRule r;
+    r.backend = backend;
+    r.tool = tool;
+    r.clat_dev = "fwclat";
+    r.plat_dev = "fwplat";
+    r.clat_v6 = *Ipv6Address::parse(clat_v6);
+    r.plat_prefix = *Ipv6Prefix::parse("2001:db8:64::/96");
+    return r;
+}
+
+/// Leaves no firewall state behind for the next test case, even when one fails.
+struct CleanFirewallsAfter {
+    CleanFirewallsAfter() = default;
+    CleanFirewallsAfter(const CleanFirewallsAfter&) = delete;
+    CleanFirewallsAfter& operator=(const CleanFirewallsAfter&) = delete;
+    ~CleanFirewallsAfter() {
+        sh_status("nft flush ruleset");
+        sh_status("ip6tables-legacy -P FORWARD ACCEPT && ip6tables-legacy -F FORWARD");
+    }
+};
+
+TEST_CASE("nft: rules go into every forward chain with a drop policy, and leave no trace") {
+    CleanFirewallsAfter clean;
+    sh("nft add table inet filter");
+    sh("nft add chain inet filter forward '{ type filter hook forward priority 0; policy drop; }'");
+    sh("nft add rule inet filter forward ct state established accept");
+    sh("nft add table ip6 other");
+    sh("nft add chain ip6 other fw6 '{ type filter hook forward priority 10; policy drop; }'");
+    // Not a forward drop chain: an input chain, an accept-policy chain, an IPv4-only table.
+    sh("nft add chain inet filter input '{ type filter hook input priority 0; policy drop; }'");
+    sh("nft add chain ip6 other open '{ type filter hook forward priority 5; policy accept; }'");
+    sh("nft add table ip v4only");
+    sh("nft add chain ip v4only fw4 '{ type filter hook forward priority 0; policy drop; }'");
+    const std::string before = snapshot();
+
+    const auto r = rule(op::FirewallBackend::kNftables, "nft");
+    CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
+    const auto forward = sh("nft list chain inet filter forward");
+    CHECK(count(forward, "comment \"clatd\"") == 2);
+    CHECK(count(forward,
+                "iifname \"fwclat\" oifname \"fwplat\" ip6 saddr 2001:db8:a::2 "
+                "ip6 daddr 2001:db8:64::/96 accept comment \"clatd\"") == 1);
+    CHECK(count(forward,
+                "iifname \"fwplat\" oifname \"fwclat\" ip6 saddr 2001:db8:64::/96 "
+                "ip6 daddr 2001:db8:a::2 accept comment \"clatd\"") == 1);
+    // At the top, before the chain's own rules.
+    CHECK(forward.find("clatd") < forward.find("ct state established"));
+    CHECK(count(sh("nft list chain ip6 other fw6"), "comment \"clatd\"") == 2);
+    CHECK(count(sh("nft list ruleset"), "clatd") == 4);
+
+    CHECK(apply_ok(op::AddFirewallAccept{r}) == kAlreadyInPlace);
+    // A journal replayed after a restart knows only the value: that is enough to remove.
+    const auto again = rule(op::FirewallBackend::kNftables, "nft");
+    CHECK(apply_ok(op::RemoveFirewallAccept{again}) == kApplied);
+    CHECK(apply_ok(op::RemoveFirewallAccept{again}) == kAlreadyInPlace);
+    CHECK(snapshot() == before);
+}
+
+TEST_CASE("nft: only the rules of this value are removed, and vanished ones are tolerated") {
+    CleanFirewallsAfter clean;
+    sh("nft add table inet filter");
+    sh("nft add chain inet filter forward '{ type filter hook forward priority 0; policy drop; }'");
+    const std::string before = snapshot();
+    const auto mine = rule(op::FirewallBackend::kNftables, "nft");
+    const auto other = rule(op::FirewallBackend::kNftables, "nft", "2001:db8:a::3");
+    CHECK(apply_ok(op::AddFirewallAccept{mine}) == kApplied);
+    CHECK(apply_ok(op::AddFirewallAccept{other}) == kApplied);
+    // Someone deletes one of ours by hand; adding again restores just that one.
+    const auto listed = sh("nft -a list chain inet filter forward");
+    const auto at = listed.find("ip6 daddr 2001:db8:a::2 accept comment \"clatd\" # handle ");
+    REQUIRE(at != std::string::npos);
+    const auto handle = listed.substr(listed.find("# handle ", at) + 9);
+    sh("nft delete rule inet filter forward handle " + handle.substr(0, handle.find('\n')));
+    CHECK(count(sh("nft list ruleset"), "clatd") == 3);
+    CHECK(apply_ok(op::AddFirewallAccept{mine}) == kApplied);
+    CHECK(count(sh("nft list ruleset"), "clatd") == 4);
+
+    CHECK(apply_ok(op::RemoveFirewallAccept{mine}) == kApplied);
+    const auto left = sh("nft list ruleset");
+    CHECK(count(left, "clatd") == 2);
+    CHECK(count(left, "2001:db8:a::3") == 2);
+    CHECK(count(left, "2001:db8:a::2") == 0);
+    CHECK(apply_ok(op::RemoveFirewallAccept{other}) == kApplied);
+    CHECK(snapshot() == before);
+}
+
+TEST_CASE("nft: without a dropping forward chain there is nothing to do") {
+    CleanFirewallsAfter clean;
+    sh("nft add table inet filter");
+    sh("nft add chain inet filter forward '{ type filter hook forward priority 0; }'");
+    const std::string before = snapshot();
+    const auto r = rule(op::FirewallBackend::kNftables, "nft");
+    CHECK(apply_ok(op::AddFirewallAccept{r}) == kAlreadyInPlace);
+    CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kAlreadyInPlace);
+    CHECK(snapshot() == before);
+}
+
+TEST_CASE("nft: a forward chain managed by ip6tables-nft is a drop chain like any other") {
+    CleanFirewallsAfter clean;
+    sh("ip6tables -P FORWARD DROP");
+    sh("ip6tables -A FORWARD -m conntrack --ctstate ESTABLISHED -m comment --comment 'x { y' "
+       "-j ACCEPT");
+    const std::string before = snapshot();
+    const auto r = rule(op::FirewallBackend::kNftables, "nft");
+    CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
+    CHECK(count(sh("nft list chain ip6 filter FORWARD"), "comment \"clatd\"") == 2);
+    CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
+    CHECK(snapshot() == before);
+}
+
+TEST_CASE("ip6tables (nf_tables and legacy): rules go into FORWARD and leave no trace") {
+    CleanFirewallsAfter clean;
+    for (const std::string tool : {"ip6tables", "ip6tables-legacy"}) {
+        CAPTURE(tool);
+        sh(tool + " -P FORWARD DROP");
+        const std::string before = snapshot();
+        const std::string before_tool = sh(tool + " -S");
+        const auto r = rule(op::FirewallBackend::kIp6tables, tool);
+        CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
+        const auto listed = sh(tool + " -S FORWARD");
+        CHECK(count(listed,
+                    "-A FORWARD -s 2001:db8:a::2/128 -d 2001:db8:64::/96 -i fwclat "
+                    "-o fwplat -m comment --comment clatd -j ACCEPT") == 1);
+        CHECK(count(listed,
+                    "-A FORWARD -s 2001:db8:64::/96 -d 2001:db8:a::2/128 -i fwplat "
+                    "-o fwclat -m comment --comment clatd -j ACCEPT") == 1);
+        CHECK(apply_ok(op::AddFirewallAccept{r}) == kAlreadyInPlace);
+        CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
+        CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kAlreadyInPlace);
+        CHECK(sh(tool + " -S") == before_tool);
+        CHECK(snapshot() == before);
+    }
+}
+
+TEST_CASE("a missing firewall tool is an error that names the operation and the tool") {
+    const Operation add =
+        op::AddFirewallAccept{rule(op::FirewallBackend::kNftables, "/nonexistent/nft")};
+    auto result = kernel().apply(add);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().message ==
+          to_string(add) + ": cannot run /nonexistent/nft: No such file or directory");
+}
+
+/// clat side (peer A) <-> this namespace (forwarding, dropping firewall) <-> plat side (peer B).
+struct ForwardingPath {
+    PeerNetns clat_side;
+    PeerNetns plat_side;
+    ForwardingPath() {
+        // No DAD anywhere: a tentative address delays the first packets past ping's wait.
+        sh("sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.forwarding=1");
+        clat_side.sh("sysctl -qw net.ipv6.conf.default.accept_dad=0");
+        plat_side.sh("sysctl -qw net.ipv6.conf.default.accept_dad=0");
+        sh("ip link add fwclat type veth peer name fwclatp netns " +
+           std::to_string(clat_side.pid()));
+        sh("ip link add fwplat type veth peer name fwplatp netns " +
+           std::to_string(plat_side.pid()));
+        sh("ip link set fwclat up && ip link set fwplat up && "
+           "ip -6 addr add 2001:db8:a::1/64 dev fwclat nodad && "
+           "ip -6 addr add 2001:db8:b::1/64 dev fwplat nodad && "
+           "ip -6 route add 2001:db8:64::/96 via 2001:db8:b::2");
+        clat_side.sh(
+            "ip link set fwclatp up && ip -6 addr add 2001:db8:a::2/64 dev fwclatp nodad"
+            " && ip -6 route add default via 2001:db8:a::1");
+        plat_side.sh(
+            "ip link set fwplatp up && ip -6 addr add 2001:db8:b::2/64 dev fwplatp nodad"
+            " && ip -6 addr add 2001:db8:64::5/128 dev lo"
+            " && ip -6 route add default via 2001:db8:b::1");
+    }
+    bool ping() const {
+        try {
+            clat_side.sh("ping -6 -c 1 -W 2 2001:db8:64::5");
+            return true;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
+};
+
+TEST_CASE("CLAT traffic passes a forward policy of drop only while the rules are there") {
+    CleanFirewallsAfter clean;
+    ForwardingPath path;
+    REQUIRE(path.ping());
+    SUBCASE("nft") {
+        sh("nft add table inet filter");
+        sh("nft add chain inet filter forward "
+           "'{ type filter hook forward priority 0; policy drop; }'");
+        CHECK_FALSE(path.ping());
+        const auto r = rule(op::FirewallBackend::kNftables, "nft");
+        CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
+        CHECK(path.ping());
+        CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
+        CHECK_FALSE(path.ping());
+    }
+    SUBCASE("ip6tables") {
+        sh("ip6tables -P FORWARD DROP");
+        CHECK_FALSE(path.ping());
+        const auto r = rule(op::FirewallBackend::kIp6tables, "ip6tables");
+        CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
+        CHECK(path.ping());
+        CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
+        CHECK_FALSE(path.ping());
+    }
+}
+
+}  // namespace
+}  // namespace clat::test
