@@ -1,0 +1,131 @@
+#include "states/desired_state.hpp"
+
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace clat {
+namespace {
+
+constexpr std::string_view kConfPrefix = "net/ipv6/conf/";
+constexpr std::string_view kAcceptRaSuffix = "/accept_ra";
+constexpr const char* kForwarding = "net/ipv6/conf/all/forwarding";
+
+/// A sysctl value as read from /proc/sys may end in a newline.
+std::string_view trimmed(std::string_view value) {
+    while (!value.empty() && (value.back() == '\n' || value.back() == ' '))
+        value.remove_suffix(1);
+    return value;
+}
+
+bool is_accept_ra(std::string_view path) {
+    return path.size() > kConfPrefix.size() + kAcceptRaSuffix.size() &&
+           path.substr(0, kConfPrefix.size()) == kConfPrefix &&
+           path.substr(path.size() - kAcceptRaSuffix.size()) == kAcceptRaSuffix;
+}
+
+Status check_devices(const PlanInput& in) {
+    const std::string& clat_dev = in.config.clat_dev;
+    if (in.plat_dev.empty())
+        return make_error("no PLAT device chosen");
+    if (in.plat_dev == clat_dev)
+        return make_error("PLAT device " + in.plat_dev + " is the CLAT device clat-dev");
+    if (in.observed.link_by_name(in.plat_dev) == nullptr)
+        return make_error("PLAT device " + in.plat_dev + " does not exist");
+    // An adopted device must be a tun: TAYGA attaches to it by name. Anything else with that
+    // name belongs to someone else.
+    const Link* link = in.observed.link_by_name(clat_dev);
+    if (link != nullptr && !link->kind.empty() && link->kind != "tun")
+        return make_error("clat-dev " + clat_dev + " exists and is a " + link->kind +
+                          " device, not a tun device");
+    return Ok{};
+}
+
+RouteV6 clat_route(const PlanInput& in) {
+    RouteV6 route;
+    route.destination = Ipv6Prefix::make(in.clat_v6, 128);
+    route.metric = kClatRouteMetricV6;
+    route.table = kMainTable;
+    route.protocol = kRouteProtocol;
+    return route;
+}
+
+std::optional<RouteV4> default_route(const Config& config) {
+    if (!config.v4_defaultroute_enable)
+        return std::nullopt;
+    RouteV4 route;
+    route.destination = Ipv4Prefix{};
+    route.metric = config.v4_defaultroute_metric;
+    route.table = kMainTable;
+    route.protocol = kRouteProtocol;
+    route.scope = 0;  // universe, like any default route
+    route.mtu = config.v4_defaultroute_mtu;
+    route.advmss = config.effective_advmss().value_or(0);
+    return route;
+}
+
+std::vector<op::SetSysctl> sysctls(const PlanInput& in) {
+    std::vector<op::SetSysctl> out;
+    if (in.config.forwarding_enable) {
+        // accept_ra=2 first: switching forwarding on purges the RA-learned default routes of
+        // every device whose accept_ra is not 2, and later RAs would be ignored there.
+        if (!sysctl_holds(in.sysctls, kForwarding, "1")) {
+            for (const auto& [path, value] : in.sysctls) {
+                if (is_accept_ra(path) && trimmed(value) == "1")
+                    out.push_back(op::SetSysctl{path, "2", std::nullopt});
+            }
+        }
+        out.push_back(op::SetSysctl{kForwarding, "1", std::nullopt});
+    }
+    if (in.config.proxynd_enable) {
+        out.push_back(op::SetSysctl{std::string(kConfPrefix) + in.plat_dev + "/proxy_ndp", "1",
+                                    std::nullopt});
+    }
+    return out;
+}
+
+std::optional<op::FirewallRule> firewall_rule(const PlanInput& in) {
+    if (!in.firewall)
+        return std::nullopt;
+    op::FirewallRule rule;
+    rule.backend = *in.firewall;
+    rule.tool = *in.firewall == op::FirewallBackend::kIp6tables ? in.config.cmd_ip6tables
+                                                                : in.config.cmd_nft;
+    rule.clat_dev = in.config.clat_dev;
+    rule.plat_dev = in.plat_dev;
+    rule.clat_v6 = in.clat_v6;
+    rule.plat_prefix = in.plat_prefix;
+    return rule;
+}
+
+}  // namespace
+
+bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::string& path,
+                  std::string_view value) {
+    auto it = sysctls.find(path);
+    return it != sysctls.end() && trimmed(it->second) == value;
+}
+
+Result<DesiredState> desired_state(const PlanInput& in) {
+    if (std::holds_alternative<ClatV6Shared>(in.config.clat_v6_addr)) {
+        return make_error(
+            "clat-v6-addr=shared is not implemented yet (it needs policy routing with "
+            "route-table and ctmark)");
+    }
+    if (auto devices = check_devices(in); !devices)
+        return devices.error();
+
+    DesiredState desired;
+    desired.clat_dev = in.config.clat_dev;
+    desired.clat_v4 = in.config.clat_v4_addr;
+    desired.clat_route = clat_route(in);
+    desired.default_route = default_route(in.config);
+    desired.remove_foreign_default_routes = in.config.v4_defaultroute_replace;
+    desired.sysctls = sysctls(in);
+    if (in.config.proxynd_enable)
+        desired.proxy = op::AddProxyNeighbour{in.plat_dev, in.clat_v6};
+    desired.firewall = firewall_rule(in);
+    return desired;
+}
+
+}  // namespace clat

@@ -1,0 +1,92 @@
+#pragma once
+/// The desired kernel state of one CLAT instance: a pure function of the configuration, the
+/// observed kernel state and the discovered facts (SPEC §6, §7). The planner (planner.hpp)
+/// diffs it against what is observed.
+///
+/// What the CLAT needs, following the Perl clatd:
+/// - the tun device clat-dev, administratively up. Its MTU is left as created (1500): the
+///   IPv4 packet size is bounded by the default route's mtu/advmss instead, as in Perl
+///   clatd, and TAYGA refuses a device MTU below 1280, which no SetLinkMtu could fix better;
+/// - clat-v4-addr/32 on clat-dev (tayga-v4-addr is TAYGA's own address, inside the
+///   translator; it is never on the device);
+/// - an IPv6 route clat-v6/128 via clat-dev, so that packets to the CLAT address enter TAYGA.
+///   No route for the PLAT prefix: TAYGA's output towards it follows the host's own routing
+///   via the PLAT device;
+/// - with v4-defaultroute-enable, an IPv4 default route via clat-dev with the configured
+///   metric, mtu (0: none) and advmss;
+/// - with v4-defaultroute-replace, no foreign IPv4 default route in the main table;
+/// - with forwarding-enable, net/ipv6/conf/all/forwarding=1, preceded by accept_ra=2 wherever
+///   accept_ra is 1 (enabling forwarding purges RA-learned default routes where accept_ra is
+///   not 2). As in Perl clatd, accept_ra is touched only when forwarding has to be switched on;
+///   when forwarding is already on, the accept_ra values are the administrator's choice;
+/// - with proxynd-enable, proxy_ndp=1 on the PLAT device and a proxy entry for clat-v6 there;
+/// - with a firewall backend chosen by the agent, the narrowly scoped accept rules.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "states/facts.hpp"
+#include "states/ip.hpp"
+#include "states/operation.hpp"
+#include "states/result.hpp"
+
+namespace clat {
+
+/// Metric of the clat-v6/128 route: the kernel's default for IPv6 routes (IP6_RT_PRIO_USER).
+/// Set explicitly, because the kernel reports 1024 for a route added without one and the
+/// planner compares observed routes with desired ones field by field.
+inline constexpr std::uint32_t kClatRouteMetricV6 = 1024;
+
+/// Everything the planner looks at. References point into the caller's state and must
+/// outlive the call.
+///
+/// Ownership of proxy entries and firewall rules cannot be observed (Observed holds neither),
+/// so `applied` carries the operations the executor has applied and not undone: its undo
+/// journal's pending entries, as the forward operations, oldest first. The planner removes
+/// what it finds there and no longer wants, and does not add again what is there already.
+/// Both journal styles work: an entry cancelled by its removal, or a later removal entry
+/// (an add followed by its inverse counts as not applied).
+struct PlanInput {
+    const Config& config;
+    const Observed& observed;
+    Ipv6Prefix plat_prefix;
+    Ipv6Address clat_v6;
+    std::string plat_dev;  ///< the PLAT-facing device, chosen by the agent
+    /// Current sysctl values, path relative to /proc/sys. The agent reads
+    /// net/ipv6/conf/all/forwarding, net/ipv6/conf/<plat_dev>/proxy_ndp and
+    /// net/ipv6/conf/{all,default,<each link>}/accept_ra. A missing value counts as "not as
+    /// desired", so the write is planned.
+    std::map<std::string, std::string> sysctls;
+    /// Where the accept rules go; nullopt: no firewall rules. The agent decides (an explicit
+    /// ip6tables-enable, else detection by the firewall adapter).
+    std::optional<op::FirewallBackend> firewall;
+    const Plan& applied;
+};
+
+/// The desired kernel objects. Routes carry oif 0: devices are named (clat_dev).
+struct DesiredState {
+    std::string clat_dev;
+    Ipv4Address clat_v4;  ///< as a /32 on clat_dev
+    RouteV6 clat_route;
+    std::optional<RouteV4> default_route;
+    bool remove_foreign_default_routes = false;
+    /// Sysctl values in write order (accept_ra before forwarding), if_current unset.
+    std::vector<op::SetSysctl> sysctls;
+    std::optional<op::AddProxyNeighbour> proxy;
+    std::optional<op::FirewallRule> firewall;
+    bool operator==(const DesiredState&) const = default;
+};
+
+/// True if sysctls holds value at path (a trailing newline, as read from /proc/sys, ignored).
+bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::string& path,
+                  std::string_view value);
+
+/// Derives the desired state. Errors: the shared-address mode (not implemented yet), a PLAT
+/// device that is not observed or equals clat-dev, a clat-dev that exists and is not a tun.
+Result<DesiredState> desired_state(const PlanInput& in);
+
+}  // namespace clat

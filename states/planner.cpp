@@ -1,0 +1,198 @@
+#include "states/planner.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace clat {
+namespace {
+
+/// Proxy entries and firewall rules in force according to the journal: adds, minus the
+/// removals that followed them.
+struct AppliedUnobservable {
+    std::vector<op::AddProxyNeighbour> proxies;
+    std::vector<op::FirewallRule> firewall_rules;
+};
+
+template <typename T>
+void insert_unique(std::vector<T>& values, const T& value) {
+    if (std::find(values.begin(), values.end(), value) == values.end())
+        values.push_back(value);
+}
+
+AppliedUnobservable unobservable(const Plan& applied) {
+    AppliedUnobservable out;
+    for (const Operation& operation : applied) {
+        if (const auto* add = std::get_if<op::AddProxyNeighbour>(&operation)) {
+            insert_unique(out.proxies, *add);
+        } else if (const auto* remove = std::get_if<op::RemoveProxyNeighbour>(&operation)) {
+            std::erase(out.proxies, op::AddProxyNeighbour{remove->dev, remove->address});
+        } else if (const auto* accept = std::get_if<op::AddFirewallAccept>(&operation)) {
+            insert_unique(out.firewall_rules, accept->rule);
+        } else if (const auto* unaccept = std::get_if<op::RemoveFirewallAccept>(&operation)) {
+            std::erase(out.firewall_rules, unaccept->rule);
+        }
+    }
+    return out;
+}
+
+template <typename Route>
+Route with_oif(Route route, int oif) {
+    route.oif = oif;
+    return route;
+}
+
+/// One diff: walks the observed state once per phase and appends to the plan in order.
+class Differ {
+  public:
+    Differ(const PlanInput& in, const DesiredState& desired)
+        : in_(in),
+          desired_(desired),
+          clat_(in.observed.link_by_name(desired.clat_dev)),
+          applied_(unobservable(in.applied)) {}
+
+    Plan run() && {
+        remove_unobservable();
+        remove_routes();
+        remove_addresses();
+        set_sysctls();
+        add_device();
+        add_routes();
+        add_unobservable();
+        return std::move(plan_);
+    }
+
+  private:
+    bool ours(const auto& route) const {
+        return clat_ != nullptr && route.oif == clat_->index && route.protocol == kRouteProtocol;
+    }
+    bool wanted(const RouteV6& route) const {
+        return clat_ != nullptr && route == with_oif(desired_.clat_route, clat_->index);
+    }
+    bool wanted(const RouteV4& route) const {
+        return clat_ != nullptr && desired_.default_route &&
+               route == with_oif(*desired_.default_route, clat_->index);
+    }
+    bool wanted(const AddressV4& address) const {
+        return clat_ != nullptr && address.ifindex == clat_->index &&
+               address.address == desired_.clat_v4 && address.prefix_length == 32;
+    }
+    std::string dev_name(int ifindex) const {
+        const Link* link = in_.observed.link_by_index(ifindex);
+        return link == nullptr ? std::string() : link->name;
+    }
+
+    void remove_unobservable() {
+        for (const op::FirewallRule& rule : applied_.firewall_rules) {
+            if (rule != desired_.firewall)
+                plan_.push_back(op::RemoveFirewallAccept{rule});
+        }
+        for (const op::AddProxyNeighbour& proxy : applied_.proxies) {
+            if (proxy != desired_.proxy)
+                plan_.push_back(op::RemoveProxyNeighbour{proxy.dev, proxy.address});
+        }
+    }
+
+    void remove_routes() {
+        for (const RouteV6& route : in_.observed.routes_v6) {
+            if (ours(route) && !wanted(route))
+                plan_.push_back(op::RemoveRouteV6{desired_.clat_dev, with_oif(route, 0)});
+        }
+        for (const RouteV4& route : in_.observed.routes_v4) {
+            if (ours(route) && !wanted(route))
+                plan_.push_back(op::RemoveRouteV4{desired_.clat_dev, with_oif(route, 0)});
+        }
+        if (!desired_.remove_foreign_default_routes)
+            return;
+        // v4-defaultroute-replace: the one case where foreign objects are removed. The
+        // executor journals each, so teardown restores them.
+        for (const RouteV4& route : in_.observed.routes_v4) {
+            if (route.is_default() && route.table == kMainTable &&
+                route.protocol != kRouteProtocol) {
+                plan_.push_back(op::RemoveRouteV4{dev_name(route.oif), with_oif(route, 0)});
+            }
+        }
+    }
+
+    void remove_addresses() {
+        if (clat_ == nullptr)
+            return;
+        for (const AddressV4& address : in_.observed.addresses_v4) {
+            if (address.ifindex == clat_->index && !wanted(address)) {
+                plan_.push_back(
+                    op::RemoveAddressV4{desired_.clat_dev, address.address, address.prefix_length});
+            }
+        }
+    }
+
+    void set_sysctls() {
+        for (const op::SetSysctl& sysctl : desired_.sysctls) {
+            if (!sysctl_holds(in_.sysctls, sysctl.path, sysctl.value))
+                plan_.push_back(sysctl);
+        }
+    }
+
+    void add_device() {
+        const std::string& dev = desired_.clat_dev;
+        if (clat_ == nullptr) {
+            plan_.push_back(op::CreateTun{dev});
+            plan_.push_back(op::SetLinkUp{dev, true});
+        } else if (!clat_->admin_up) {
+            plan_.push_back(op::SetLinkUp{dev, true});
+        }
+        const auto& addresses = in_.observed.addresses_v4;
+        if (std::none_of(addresses.begin(), addresses.end(),
+                         [this](const AddressV4& a) { return wanted(a); })) {
+            plan_.push_back(op::AddAddressV4{dev, desired_.clat_v4, 32});
+        }
+    }
+
+    void add_routes() {
+        const auto& routes_v6 = in_.observed.routes_v6;
+        if (std::none_of(routes_v6.begin(), routes_v6.end(),
+                         [this](const RouteV6& r) { return wanted(r); })) {
+            plan_.push_back(op::AddRouteV6{desired_.clat_dev, desired_.clat_route});
+        }
+        const auto& routes_v4 = in_.observed.routes_v4;
+        if (desired_.default_route &&
+            std::none_of(routes_v4.begin(), routes_v4.end(),
+                         [this](const RouteV4& r) { return wanted(r); })) {
+            plan_.push_back(op::AddRouteV4{desired_.clat_dev, *desired_.default_route});
+        }
+    }
+
+    void add_unobservable() {
+        const auto& proxies = applied_.proxies;
+        if (desired_.proxy &&
+            std::find(proxies.begin(), proxies.end(), *desired_.proxy) == proxies.end()) {
+            plan_.push_back(*desired_.proxy);
+        }
+        const auto& rules = applied_.firewall_rules;
+        if (desired_.firewall &&
+            std::find(rules.begin(), rules.end(), *desired_.firewall) == rules.end()) {
+            plan_.push_back(op::AddFirewallAccept{*desired_.firewall});
+        }
+    }
+
+    const PlanInput& in_;
+    const DesiredState& desired_;
+    const Link* clat_;
+    AppliedUnobservable applied_;
+    Plan plan_;
+};
+
+}  // namespace
+
+Plan make_plan(const PlanInput& in, const DesiredState& desired) {
+    return Differ(in, desired).run();
+}
+
+Result<Plan> make_plan(const PlanInput& in) {
+    auto desired = desired_state(in);
+    if (!desired)
+        return desired.error();
+    return make_plan(in, *desired);
+}
+
+}  // namespace clat
