@@ -5,6 +5,8 @@
 #include <iostream>
 #include <string>
 
+#include "agent/agent.hpp"
+#include "agent/logging.hpp"
 #include "clat_version.hpp"
 #include "config/load.hpp"
 
@@ -32,10 +34,19 @@ int check_config(const clat::config::LoadedConfig& loaded) {
     return std::cout.flush() ? 0 : kExitFailure;
 }
 
-/// Runs the agent until it is told to stop. The agent loop replaces this placeholder.
-int run_agent(const clat::config::LoadedConfig& /*loaded*/) {
-    std::cerr << "clatd: the agent loop is not built yet\n";
-    return kExitFailure;
+/// Runs the agent on one io_context until SIGINT/SIGTERM has torn the CLAT down.
+int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig loaded) {
+    clat::setup_logging(loaded.config.quiet, loaded.config.debug);
+    spdlog::info("start version={} config={}", CLATD_VERSION,
+                 loaded.source.empty() ? std::string("(none)") : loaded.source);
+    boost::asio::io_context io;
+    clat::Agent agent(io, clat::Agent::Options{cli, ""}, std::move(loaded));
+    if (auto started = agent.start(); !started) {
+        spdlog::error("cannot start: {}", started.error().message);
+        return kExitFailure;
+    }
+    io.run();
+    return agent.exit_code();
 }
 
 int run_main(int argc, char** argv) {
@@ -56,7 +67,7 @@ int run_main(int argc, char** argv) {
     print_warnings(*loaded);
     if (cli->check_config)
         return check_config(*loaded);
-    return run_agent(*loaded);
+    return run_agent(*cli, std::move(*loaded));
 }
 
 }  // namespace
