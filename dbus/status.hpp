@@ -1,0 +1,47 @@
+#pragma once
+/// What the agent publishes on D-Bus (SPEC §8): a plain, immutable snapshot of its state, and
+/// the packet counters of the CLAT device, which are read on demand instead.
+
+#include <cstdint>
+#include <string>
+
+namespace clat::dbus {
+
+/// One snapshot of the agent's state, as the properties of net.clatd.Agent1 show it. The agent
+/// builds a new one after every transition and hands it to DbusService::publish().
+struct AgentStatus {
+    /// Idle, ProbeV4, DiscoverPLAT, Provision, Running, Failed, Teardown or Stopped.
+    std::string state = "Idle";
+    /// Why the agent waits in this state; empty when running.
+    std::string reason;
+    /// The PLAT prefix in use (e.g. "2001:db8:64::/96"); empty if none.
+    std::string plat_prefix;
+    /// Where the prefix came from: "config", "pref64", "dns64", "fallback" or "".
+    std::string plat_source;
+    /// When the prefix expires, UNIX seconds; 0 = never (or no prefix).
+    std::uint64_t plat_expiry = 0;
+    std::string plat_dev;
+    std::string clat_dev;
+    std::string clat_v4;
+    std::string clat_v6;
+    /// PID of the translator child; 0 when none runs.
+    std::uint32_t translator_pid = 0;
+    std::uint32_t translator_restarts = 0;
+    /// When the agent entered the current state, UNIX microseconds.
+    std::uint64_t last_transition = 0;
+    std::string last_error;
+
+    bool operator==(const AgentStatus&) const = default;
+};
+
+/// Packet and byte counters of the CLAT device (all zero when it does not exist).
+struct Counters {
+    std::uint64_t rx_packets = 0;
+    std::uint64_t tx_packets = 0;
+    std::uint64_t rx_bytes = 0;
+    std::uint64_t tx_bytes = 0;
+
+    bool operator==(const Counters&) const = default;
+};
+
+}  // namespace clat::dbus
