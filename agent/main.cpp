@@ -6,6 +6,7 @@
 #include <string>
 
 #include "agent/agent.hpp"
+#include "agent/control_plane.hpp"
 #include "agent/logging.hpp"
 #include "clat_version.hpp"
 #include "config/load.hpp"
@@ -41,11 +42,17 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
                  loaded.source.empty() ? std::string("(none)") : loaded.source);
     boost::asio::io_context io;
     clat::Agent agent(io, clat::Agent::Options{cli, ""}, std::move(loaded));
+    // D-Bus first, so that READY=1 (after the first evaluation) finds the API up; without a
+    // bus the service keeps retrying and the CLAT works regardless (SPEC §8).
+    clat::ControlPlane control(io, agent);
+    control.start();
     if (auto started = agent.start(); !started) {
         spdlog::error("cannot start: {}", started.error().message);
+        control.stop();
         return kExitFailure;
     }
     io.run();
+    control.stop();
     return agent.exit_code();
 }
 

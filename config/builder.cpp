@@ -140,6 +140,22 @@ Status set_route_table(Config& c, std::string_view v) {
     return Ok{};
 }
 
+// A POSIX portable group name, as useradd(8) accepts it: the D-Bus check compares names.
+Status set_group_name(Config& c, std::string_view v) {
+    auto ok_char = [](char ch, bool first) {
+        return (ch >= 'a' && ch <= 'z') || ch == '_' ||
+               (!first && ((ch >= '0' && ch <= '9') || ch == '-' || (ch >= 'A' && ch <= 'Z')));
+    };
+    if (v.size() > 32)
+        return make_error("'" + std::string(v) + "' is not a group name (too long)");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!ok_char(v[i], i == 0))
+            return make_error("'" + std::string(v) + "' is not a group name");
+    }
+    c.dbus_admin_group = std::string(v);
+    return Ok{};
+}
+
 Status add_tayga_extra(Config& c, std::string_view v) {
     c.tayga_extra.emplace_back(v);
     return Ok{};
@@ -186,6 +202,7 @@ constexpr std::array kKeys{
     KeyDef{"ctmark", set_uint<&Config::ctmark>, reset<&Config::ctmark>},
     KeyDef{"pref64-enable", set_bool<&Config::pref64_enable>, reset<&Config::pref64_enable>},
     KeyDef{"dad-enable", set_bool<&Config::dad_enable>, reset<&Config::dad_enable>},
+    KeyDef{"dbus-admin-group", set_group_name, reset<&Config::dbus_admin_group>},
     KeyDef{"tayga-extra", add_tayga_extra, reset<&Config::tayga_extra>},
 };
 

@@ -55,6 +55,8 @@ struct Config {
     bool pref64_enable = true;
     bool dad_enable = true;
     std::vector<std::string> tayga_extra;  ///< extra tayga.conf lines, in order
+    /// Members of this group may call the D-Bus methods besides root; unset: root only.
+    std::optional<std::string> dbus_admin_group;
 
     /// The advmss in force: the explicit value, else mtu - 40, else none.
     std::optional<std::uint32_t> effective_advmss() const {

@@ -75,6 +75,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"ctmark", hex(c.ctmark)},
         {"pref64-enable", yes_no(c.pref64_enable)},
         {"dad-enable", yes_no(c.dad_enable)},
+        {"dbus-admin-group", optional_text(c.dbus_admin_group, text)},
     };
     if (c.tayga_extra.empty())
         out.emplace_back("tayga-extra", "");

@@ -50,6 +50,7 @@ route-table=0x100
 ctmark=0x2a
 pref64-enable=no
 dad-enable=no
+dbus-admin-group=netadmin
 tayga-extra=wkpf-strict no
 tayga-extra=offlink-mtu 1400
 )";
@@ -86,6 +87,7 @@ route-table: 0x100
 ctmark: 42
 pref64-enable: no
 dad-enable: no
+dbus-admin-group: netadmin
 tayga-extra:
   - wkpf-strict no
   - offlink-mtu 1400

@@ -62,6 +62,7 @@ TEST_CASE("the defaults are Perl clatd's") {
     CHECK(c.ctmark == 0);
     CHECK(c.pref64_enable);
     CHECK(c.dad_enable);
+    CHECK_FALSE(c.dbus_admin_group);
     CHECK(c.tayga_extra.empty());
 }
 
@@ -122,6 +123,8 @@ TEST_CASE("every key sets its field") {
         {"ctmark=0x64", [](const Config& c) { return c.ctmark == 100; }},
         {"pref64-enable=no", [](const Config& c) { return !c.pref64_enable; }},
         {"dad-enable=no", [](const Config& c) { return !c.dad_enable; }},
+        {"dbus-admin-group=clatd-admin",
+         [](const Config& c) { return c.dbus_admin_group == std::string("clatd-admin"); }},
         {"tayga-extra=wkpf-strict no",
          [](const Config& c) {
              return c.tayga_extra == std::vector<std::string>{"wkpf-strict no"};
@@ -232,6 +235,17 @@ TEST_CASE("effective settings list every key in order and read back to the same 
         text.append(k).append("=").append(v).append("\n");
     CHECK(effective_settings(parse_ok(text)) == settings);
     CHECK(parse_ok(text) == custom);
+}
+
+TEST_CASE("dbus-admin-group takes a group name and nothing else") {
+    CHECK(parse_ok("dbus-admin-group=_netadm-1").dbus_admin_group == std::string("_netadm-1"));
+    for (const char* bad :
+         {"dbus-admin-group=1admin", "dbus-admin-group=ad min", "dbus-admin-group=adm;rm"}) {
+        CAPTURE(bad);
+        auto r = clat::config::parse_config_text(bad, "t.conf");
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("t.conf:1: key 'dbus-admin-group'") != std::string::npos);
+    }
 }
 
 }  // namespace clat::test

@@ -1,0 +1,80 @@
+#include "agent/control_plane.hpp"
+
+#include <chrono>
+#include <fstream>
+
+namespace clat {
+namespace {
+
+std::uint64_t read_counter(const std::string& dev, const char* name) {
+    // sysfs of the agent's network namespace; 0 when the device does not exist.
+    std::ifstream in("/sys/class/net/" + dev + "/statistics/" + name);
+    std::uint64_t value = 0;
+    in >> value;
+    return in ? value : 0;
+}
+
+}  // namespace
+
+dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
+                                 std::int64_t now_monotonic_ms, std::int64_t now_unix_s) {
+    dbus::AgentStatus s;
+    s.state = view.machine.state;
+    s.reason = view.machine.reason;
+    if (view.machine.plat) {
+        s.plat_prefix = view.machine.plat->prefix.to_string();
+        s.plat_source = std::string(to_string(view.machine.plat->source));
+        if (view.machine.plat->expires_at_ms) {
+            const auto left_s = (*view.machine.plat->expires_at_ms - now_monotonic_ms) / 1000;
+            s.plat_expiry =
+                static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_unix_s + left_s));
+        }
+    }
+    s.plat_dev = view.plat_dev;
+    s.clat_dev = config.clat_dev;
+    s.clat_v4 = config.clat_v4_addr.to_string();
+    s.clat_v6 = view.clat_v6 ? view.clat_v6->to_string() : std::string();
+    s.translator_pid = static_cast<std::uint32_t>(view.machine.translator_pid.value_or(0));
+    s.translator_restarts = static_cast<std::uint32_t>(view.machine.translator_restarts);
+    s.last_transition = static_cast<std::uint64_t>(view.last_transition_unix_us);
+    s.last_error = view.last_error;
+    return s;
+}
+
+ControlPlane::ControlPlane(boost::asio::io_context& io, Agent& agent)
+    : agent_(agent), service_(io, *this, agent.config().dbus_admin_group, [&agent] {
+          const auto& dev = agent.config().clat_dev;
+          return dbus::Counters{read_counter(dev, "rx_packets"), read_counter(dev, "tx_packets"),
+                                read_counter(dev, "rx_bytes"), read_counter(dev, "tx_bytes")};
+      }) {
+    agent_.on_view_change([this](const AgentView& view) { publish(view); });
+}
+
+void ControlPlane::start() {
+    publish(agent_.view());
+    service_.start();
+}
+
+void ControlPlane::stop() {
+    service_.stop();
+}
+
+Status ControlPlane::reload() {
+    auto status = agent_.reload();
+    if (status)
+        service_.set_admin_group(agent_.config().dbus_admin_group);
+    return status;
+}
+
+void ControlPlane::rediscover() {
+    agent_.rediscover();
+}
+
+void ControlPlane::publish(const AgentView& view) {
+    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    service_.publish(to_dbus_status(view, agent_.config(), monotonic_ms(), now_unix));
+}
+
+}  // namespace clat
