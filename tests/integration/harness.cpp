@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <regex>
 #include <stdexcept>
 
 namespace clat::test {
@@ -99,8 +98,11 @@ PeerNetns::~PeerNetns() {
 }
 
 std::string PeerNetns::sh(const std::string& command) const {
-    return test::sh("nsenter --net=/proc/" + std::to_string(pid_) + "/ns/net -- sh -c '" +
-                    std::regex_replace(command, std::regex("'"), "'\\''") + "'");
+    std::string quoted;
+    for (char c : command)
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return test::sh("nsenter --net=/proc/" + std::to_string(pid_) + "/ns/net -- sh -c '" + quoted +
+                    "'");
 }
 
 }  // namespace clat::test
