@@ -229,22 +229,24 @@ void ChildProcess::stop(std::chrono::milliseconds grace) {
 }
 
 void ChildProcess::read_output() {
-    output_.async_read_some(
-        boost::asio::buffer(buffer_),
-        [this, alive = alive_](const boost::system::error_code& ec, std::size_t n) {
-            if (!*alive)
-                return;
-            if (ec) {
-                // EIO: every holder of the pty's slave side has gone.
-                deliver_lines(true);
-                boost::system::error_code ignored;
-                output_.close(ignored);
-                return;
-            }
-            pending_.append(buffer_.data(), n);
-            deliver_lines(false);
-            read_output();
-        });
+    output_.async_read_some(boost::asio::buffer(buffer_),
+                            [this, alive = alive_, generation = generation_](
+                                const boost::system::error_code& ec, std::size_t n) {
+                                // A read of a previous child's pty must not touch the descriptor of
+                                // the next one.
+                                if (!*alive || generation != generation_)
+                                    return;
+                                if (ec) {
+                                    // EIO: every holder of the pty's slave side has gone.
+                                    deliver_lines(true);
+                                    boost::system::error_code ignored;
+                                    output_.close(ignored);
+                                    return;
+                                }
+                                pending_.append(buffer_.data(), n);
+                                deliver_lines(false);
+                                read_output();
+                            });
 }
 
 void ChildProcess::deliver_lines(bool flush) {

@@ -111,7 +111,10 @@ Reply Socket::transact(nl_msg* msg, const MessageHandler& on_message) {
 
     Wait wait;
     wait.on_message = &on_message;
-    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock_));
+    // nl_socket_get_cb() takes a reference of its own: drop it once cloned.
+    nl_cb* socket_cb = nl_socket_get_cb(sock_);
+    nl_cb* cb = nl_cb_clone(socket_cb);
+    nl_cb_put(socket_cb);
     if (cb == nullptr)
         return Reply{ENOMEM, "cannot allocate netlink callbacks"};
     nl_cb_err(cb, NL_CB_CUSTOM, on_error, &wait);

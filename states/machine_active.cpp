@@ -228,6 +228,14 @@ Transition on_running(const state::Active& active, const state::Running& r, cons
         record_started(next.translator, e->pid, facts.now_ms);
         return with_phase(active, next, {}, "translator started pid=" + std::to_string(e->pid));
     }
+    // A reconcile that changed the prefix or the CLAT address replaced a healthy translator
+    // with one for the new mapping: follow the new child; it is not a failure.
+    if (const auto* e = std::get_if<event::TranslatorStarted>(&event);
+        e && r.translator.phase == Phase::Up && r.translator.pid != e->pid) {
+        state::Running next = r;
+        record_started(next.translator, e->pid, facts.now_ms);
+        return with_phase(active, next, {}, "translator replaced pid=" + std::to_string(e->pid));
+    }
     if (const auto* e = std::get_if<event::TranslatorExited>(&event))
         return on_translator_exit(active, r, *e, facts);
     if (const auto* e = std::get_if<event::TimerExpired>(&event);

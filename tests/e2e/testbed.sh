@@ -28,6 +28,7 @@
 # tb_renumber NEWPREFIX, tb_dns64_prefix PREFIX, tb_plat_prefix PREFIX,
 # tb_native_v4 on|off [veth|uplink], tb_uplink down|up|carrier-down|carrier-up, tb_snapshot,
 # tb_spawn NS NAME CMD..., tb_stop NAME, tb_alive PID, tb_watchdog SECONDS, tb_reap_stale.
+# clatd on the bed (tb_clatd_start/stop, clatctl status, shared checks): testbed_clatd.sh.
 
 TB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TB_PY=/usr/bin/python3
@@ -286,3 +287,5 @@ tb_watchdog() {
 
 # shellcheck source=SCRIPTDIR/testbed_net.sh
 . "$TB_LIB_DIR/testbed_net.sh"
+# shellcheck source=SCRIPTDIR/testbed_clatd.sh
+. "$TB_LIB_DIR/testbed_clatd.sh"

@@ -124,3 +124,31 @@ TEST_CASE("TAYGA runs as the translator, reports its exit, and restarts on the s
     CHECK(::stat(conf.c_str(), &st) != 0);
     ::rmdir(dir.c_str());
 }
+
+TEST_CASE("a child started from the previous child's exit handler keeps its output") {
+    // The old pty's last read completes after the new child has started: it must not close
+    // the new child's pty (TAYGA would die of SIGHUP).
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    std::vector<std::string> lines;
+    std::optional<ChildExit> second;
+    bool first_done = false;
+    auto on_line = [&](const std::string& l) { lines.push_back(l); };
+    REQUIRE(child
+                .start({{"/bin/sh", "-c", "echo first"}, {}, true}, on_line,
+                       [&](ChildExit) {
+                           first_done = true;
+                           REQUIRE(
+                               child
+                                   .start({{"/bin/sh", "-c", "sleep 0.3; echo second"}, {}, true},
+                                          on_line, [&](ChildExit e) { second = e; })
+                                   .ok());
+                       })
+                .ok());
+    REQUIRE(run_until(io, [&] { return second.has_value(); }));
+    CHECK(first_done);
+    CHECK(second->code == 0);
+    CHECK(second->signal == 0);
+    CHECK(contains(lines, "second"));
+}

@@ -57,6 +57,19 @@ TEST_CASE("exit reports about another child are ignored") {
     CHECK(w.status().translator_pid == 100);
 }
 
+TEST_CASE("a translator replaced by a reconcile is followed, and is no restart") {
+    World w(active_with(running(100, 0)));
+    auto t = w.send(event::TranslatorStarted{200});
+    CHECK_FALSE(t.ignored());
+    CHECK(w.name() == "Running");
+    CHECK(w.status().translator_pid == 200);
+    CHECK(w.status().translator_restarts == 0);
+    // The old child's report is stale now; the new child's crash is supervised.
+    CHECK(w.send(event::TranslatorExited{100, "exited with status 0"}).ignored());
+    CHECK(crash_and_restart(w, 20'000, "killed by signal 9") == 1'000);
+    CHECK(w.status().translator_restarts == 1);
+}
+
 TEST_CASE("a stable run resets the back-off") {
     World w(active_with(running(100, 0)));
     CHECK(crash_and_restart(w, 20'000, "exited with status 1") == 1'000);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# e2e.lifecycle: clatd never leaves a mess (SPEC §7), on one bed without DNS64 or PREF64:
+#   j. SIGTERM in each state — Idle (uplink down), ProbeV4 (long v4-conncheck-delay),
+#      DiscoverPLAT, Provision (held in DAD by a slow DAD on the uplink), Running (configured
+#      prefix) — exits 0 and leaves the host snapshot exactly as before clatd started;
+#   m. no PLAT anywhere (no DNS64, no PREF64, no plat-prefix): DiscoverPLAT says why, and the
+#      host is untouched while it waits;
+#   k. SIGKILL while Running: TAYGA dies with the agent (PR_SET_PDEATHSIG) and the CLAT is left
+#      behind; a restart replays the undo journal and runs again; its stop leaves the host as
+#      before the first start. Also with the restart finding no PLAT (only the replay undoes).
+# After tb_down nothing of the bed is left. Exit 77 (skipped) when not root or a tool is missing.
+# shellcheck disable=SC2119  # functions called without arguments
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/testbed.sh
+. "$here/testbed.sh"
+tb_require_root_tools
+tb_require_clatd
+tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+
+PLAT=2001:db8:64::/96
+
+clat_dev_exists() { tb_host ip link show clat >/dev/null 2>&1; }
+
+# j. SIGTERM in Idle: the uplink is down, nothing to do.
+check_idle() {
+    local s0=$1
+    tb_clatd_start v4-conncheck-delay=1
+    tb_check "j (Idle): status state=Idle" tb_wait_status state Idle 10
+    tb_check "j (Idle): reason given" tb_wait_for "tb_status reason | grep -q uplink" 5
+    tb_clatd_stop_check "j (Idle)" "$s0"
+    tb_check "j (Idle): log: stop requested" tb_clatd_log_has "signal SIGTERM: stop"
+}
+
+# j. SIGTERM in ProbeV4: held by a long hold-down.
+check_probe() {
+    local s1=$1
+    tb_clatd_start v4-conncheck-delay=60
+    tb_check "j (ProbeV4): state ProbeV4" tb_clatd_wait_state ProbeV4 10
+    tb_check_status "j (ProbeV4)" state ProbeV4
+    tb_clatd_stop_check "j (ProbeV4)" "$s1"
+}
+
+# m + j. No PLAT anywhere: DiscoverPLAT waits, touching nothing; then SIGTERM.
+check_no_plat() {
+    local s1=$1 reason
+    tb_clatd_start v4-conncheck-delay=1
+    tb_check "m: state DiscoverPLAT" tb_clatd_wait_state DiscoverPLAT 10
+    sleep 3
+    tb_check "m: still DiscoverPLAT after 3 s" tb_equals "$(tb_clatd_state)" DiscoverPLAT
+    tb_check_status m state DiscoverPLAT
+    reason=$(tb_status reason)
+    tb_check "m: reason given ($reason)" test -n "$reason"
+    tb_check_status m plat_prefix ""
+    tb_check "m: host untouched while waiting" tb_same_snapshot "$(tb_snapshot)" "$s1"
+    tb_check "m: no CLAT device" tb_not clat_dev_exists
+    tb_clatd_stop_check "j (DiscoverPLAT)" "$s1"
+}
+
+# j. SIGTERM in Provision: DAD on the uplink made slow (2 s) so that the agent waits in it.
+check_provision() {
+    local s1=$1
+    tb__sysctl "$TB_NS_HOST" "net.ipv6.neigh.$TB_UPLINK.retrans_time_ms=2000"
+    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
+    tb_check "j (Provision): DAD started" tb_clatd_log_wait "dad start address=" 10
+    tb_check "j (Provision): state Provision" tb_equals "$(tb_clatd_state)" Provision
+    tb_clatd_stop_check "j (Provision, in DAD)" "$s1"
+    tb_check "j (Provision): never reached Running" tb_not tb_clatd_log_has "->Running"
+    tb__sysctl "$TB_NS_HOST" "net.ipv6.neigh.$TB_UPLINK.retrans_time_ms=100"
+}
+
+# j. SIGTERM in Running.
+check_running() {
+    local s1=$1
+    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
+    tb_check "j (Running): state Running" tb_clatd_wait_state Running 15
+    tb_check_ipv4 "j (Running)"
+    tb_clatd_stop_check "j (Running)" "$s1"
+}
+
+# k. SIGKILL while Running; the next start (with ARGS) replays the journal.
+check_sigkill() {
+    local s1=$1 what=$2 tayga
+    shift 2
+    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
+    tb_check "k: state Running" tb_clatd_wait_state Running 15
+    tb_check_ipv4 k
+    tayga=$(tb_translator_pid)
+    tb_check "k: TAYGA runs ($tayga)" test -n "$tayga"
+    tb_clatd_stop KILL
+    tb_check "k: clatd killed" tb_equals "$TB_CLATD_RC" 137
+    [ -z "$tayga" ] ||
+        tb_check "k: TAYGA died with the agent" tb_wait_for "! tb_alive $tayga" 3
+    tb_check "k: the CLAT is left behind (clat device)" clat_dev_exists
+    tb_check "k: a journal is left behind" test -s "$TB_DIR/run/clat.journal"
+
+    tb_clatd_start v4-conncheck-delay=1 "$@"
+    tb_check "k ($what): journal replayed" tb_clatd_log_wait "recover journal=" 10
+    if [ $# -gt 0 ]; then
+        tb_check "k ($what): Running again" tb_clatd_wait_state Running 15
+        tb_check_ipv4 "k ($what)"
+    else
+        tb_check "k ($what): DiscoverPLAT" tb_clatd_wait_state DiscoverPLAT 10
+        tb_check "k ($what): host as before the first start" tb_same_snapshot \
+            "$(tb_snapshot)" "$s1"
+    fi
+    tb_clatd_stop_check "k ($what): stop" "$s1"
+}
+
+scenarios() {
+    local s0 s1
+    s0=$(tb_snapshot)
+    check_idle "$s0"
+    tb_uplink up
+    tb_check "uplink up: SLAAC" tb_wait_slaac 15 || return
+    s1=$(tb_snapshot)
+    check_probe "$s1"
+    check_no_plat "$s1"
+    check_provision "$s1"
+    check_running "$s1"
+    check_sigkill "$s1" "restart, Running" "plat-prefix=$PLAT"
+    check_sigkill "$s1" "restart, no PLAT"
+}
+
+if tb_up --no-dns64 --uplink-down; then
+    scenarios
+    tb_dump_logs
+else
+    tb_check "bring-up" false
+fi
+tb_down
+tb_check_gone
+tb_summary

@@ -1,0 +1,251 @@
+# shellcheck shell=bash disable=SC2034
+# clatd on the test bed, and the checks the scenario tests share. Sourced by testbed.sh.
+#
+# tb_clatd_start runs "$CLATD" in the host namespace with
+#   - its runtime directory (undo journal, tayga.conf) in $TB_DIR/run: the default /run/clatd
+#     is one directory for every namespace, so parallel beds would share a journal;
+#   - the configuration file $TB_DIR/clatd.conf (created empty; /etc/clatd.conf is never read);
+#   - -d, stderr into $TB_DIR/clatd.log (each start appends the previous log to clatd.all.log);
+#   - a private system-style dbus-daemon on $TB_DIR/bus with the shipped policy
+#     (units/net.clatd.conf): a path socket is reachable from every namespace, so clatctl runs
+#     outside the bed.
+#
+# Functions: tb_bus_start, tb_clatd_start [ARGS...], tb_clatd_stop [SIGNAL] (sets
+# TB_CLATD_RC), tb_clatd_pid, tb_clatd_state, tb_clatd_wait_state STATE [TIMEOUT],
+# tb_clatd_mark, tb_clatd_log_wait REGEX TIMEOUT [MARK], tb_clatd_log_has REGEX [MARK],
+# tb_ctl ARGS..., tb_status FIELD, tb_wait_status FIELD VALUE TIMEOUT, tb_ping4, tb_http4,
+# tb_wait_ipv4 TIMEOUT, tb_translator_pid, tb_require_root_tools [TOOL...], tb_require_clatd,
+# tb_dump_logs (TB_SAVE_LOGS=DIR keeps every log);
+# checks: tb_check WHAT CMD..., tb_equals GOT EXPECTED, tb_same_snapshot GOT EXPECTED,
+# tb_not CMD..., tb_check_status WHAT FIELD VALUE, tb_check_ipv4 WHAT,
+# tb_clatd_stop_check WHAT BASELINE, tb_check_gone, tb_summary (TB_FAILURES counts failures).
+
+TB_FAILURES=0
+TB_SRC_DIR=$(cd "$TB_LIB_DIR/../.." && pwd)
+TB_CLATD_RC=
+
+## tb_check WHAT CMD...: runs CMD; prints "ok: WHAT" or "FAIL: WHAT" and counts the failure.
+tb_check() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "ok: $what"
+    else
+        echo "FAIL: $what"
+        TB_FAILURES=$((TB_FAILURES + 1))
+    fi
+}
+
+## tb_equals GOT EXPECTED: true if equal, else prints both.
+tb_equals() {
+    [ "$1" = "$2" ] && return 0
+    echo "  expected: $(echo "$2" | tr '\n' ' ' | head -c 600)"
+    echo "  got:      $(echo "$1" | tr '\n' ' ' | head -c 600)"
+    return 1
+}
+
+## tb_same_snapshot GOT EXPECTED: like tb_equals, printing a diff of two tb_snapshot outputs.
+tb_same_snapshot() {
+    [ "$1" = "$2" ] && return 0
+    diff <(echo "$2") <(echo "$1") | head -n 30 | sed 's/^/  /'
+    return 1
+}
+
+tb_not() { ! "$@"; }
+
+## tb_bus_start: the bed's private dbus-daemon (once per bed); exports DBUS_SYSTEM_BUS_ADDRESS.
+tb_bus_start() {
+    [ -s "$TB_DIR/bus.pid" ] && return 0
+    # shellcheck source=SCRIPTDIR/../dbus/bus_lib.sh
+    . "$TB_SRC_DIR/tests/dbus/bus_lib.sh"
+    write_bus_config "$TB_DIR/bus.conf" "$TB_DIR/bus" "$TB_SRC_DIR/units/net.clatd.conf"
+    start_bus "$TB_DIR/bus.conf" "$TB_DIR/bus.pid" || tb__die "dbus-daemon did not start" ||
+        return 1
+    cat "$TB_DIR/bus.pid" >>"$TB_DIR/pids"
+    export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$TB_DIR/bus"
+}
+
+## tb_clatd_start [ARGS...]: starts clatd -d -c $TB_DIR/clatd.conf ARGS... (see above).
+tb_clatd_start() {
+    [ -n "${CLATD:-}" ] || tb__die "CLATD is not set" || return 1
+    tb_bus_start || return 1
+    mkdir -p "$TB_DIR/run"
+    [ -e "$TB_DIR/clatd.conf" ] || : >"$TB_DIR/clatd.conf"
+    [ -f "$TB_DIR/clatd.log" ] && cat "$TB_DIR/clatd.log" >>"$TB_DIR/clatd.all.log"
+    tb_spawn host clatd env RUNTIME_DIRECTORY="$TB_DIR/run" \
+        DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "$CLATD" -d -c "$TB_DIR/clatd.conf" "$@"
+    TB_CLATD_PID=$(cat "$TB_DIR/clatd.pid")
+}
+
+## tb_clatd_pid: the pid of the running clatd (empty when none was started).
+tb_clatd_pid() { echo "${TB_CLATD_PID:-}"; }
+
+## tb_clatd_stop [SIGNAL] [TIMEOUT]: sends SIGNAL (TERM) and waits up to TIMEOUT (15) s for
+## the exit; TB_CLATD_RC is its exit status (128+n for a signal), "timeout" if it had to be
+## killed. Fails unless clatd exited by itself.
+tb_clatd_stop() {
+    local sig=${1:-TERM} pid=${TB_CLATD_PID:-}
+    TB_CLATD_RC=
+    [ -n "$pid" ] || return 1
+    kill "-$sig" "$pid" 2>/dev/null
+    if ! tb_wait_for "! tb_alive $pid" "${2:-15}"; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        TB_CLATD_RC=timeout
+        TB_CLATD_PID=
+        return 1
+    fi
+    wait "$pid" 2>/dev/null
+    TB_CLATD_RC=$?
+    TB_CLATD_PID=
+    rm -f "$TB_DIR/clatd.pid"
+}
+
+## tb_clatd_state: the state the log last reported ("state A->B reason=..." -> B).
+tb_clatd_state() {
+    sed -n 's/.* state [A-Za-z0-9]*->\([A-Za-z0-9]*\) reason=.*/\1/p' "$TB_DIR/clatd.log" |
+        tail -n 1
+}
+
+## tb_clatd_mark: the number of lines in the current log (to look only at what follows).
+tb_clatd_mark() { wc -l <"$TB_DIR/clatd.log"; }
+
+## tb_clatd_log_has REGEX [MARK]: the log (after line MARK) has a line matching REGEX (ERE).
+tb_clatd_log_has() { tail -n "+$((${2:-0} + 1))" "$TB_DIR/clatd.log" | grep -Eq -- "$1"; }
+
+## tb_clatd_log_wait REGEX TIMEOUT [MARK]: waits for such a line.
+tb_clatd_log_wait() {
+    local end=$(($(date +%s%N) + $2 * 1000000000))
+    until tb_clatd_log_has "$1" "${3:-0}"; do
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
+## tb_clatd_wait_state STATE [TIMEOUT]: waits until the log's latest state is STATE.
+tb_clatd_wait_state() {
+    local end=$(($(date +%s%N) + ${2:-15} * 1000000000))
+    until [ "$(tb_clatd_state)" = "$1" ]; do
+        if [ "$(date +%s%N)" -ge "$end" ]; then
+            echo "  state is '$(tb_clatd_state)', expected $1"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+## tb_ctl ARGS...: $CLATCTL on the bed's bus.
+tb_ctl() { DBUS_SYSTEM_BUS_ADDRESS="unix:path=$TB_DIR/bus" "$CLATCTL" "$@"; }
+
+## tb_status FIELD: one field of `clatctl status --json` (fails if clatctl does not answer).
+tb_status() {
+    local json
+    json=$(tb_ctl status --json 2>/dev/null) || return 1
+    echo "$json" | "$TB_PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+## tb_wait_status FIELD VALUE TIMEOUT: waits until the field has that value.
+tb_wait_status() {
+    local end=$(($(date +%s%N) + $3 * 1000000000)) got
+    until got=$(tb_status "$1") && [ "$got" = "$2" ]; do
+        if [ "$(date +%s%N)" -ge "$end" ]; then
+            echo "  status $1 is '$got', expected '$2'"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+## tb_ping4: one IPv4 ping from the host to the IPv4-only server.
+tb_ping4() { tb_host ping -4 -q -n -c 1 -W 2 "$TB_SERVER4" >/dev/null 2>&1; }
+
+## tb_http4: fetches the token over IPv4 from the host; true if it is the right one.
+tb_http4() {
+    [ "$(tb_host curl -4 -sf --max-time 3 "http://$TB_SERVER4$TB_URL_PATH" 2>/dev/null)" = \
+        "$TB_TOKEN" ]
+}
+
+## tb_wait_ipv4 TIMEOUT: waits until an IPv4 ping to the server gets through.
+tb_wait_ipv4() { tb_wait_for tb_ping4 "$1"; }
+
+## tb_translator_pid: pid of the TAYGA clatd started (its child in the host namespace).
+tb_translator_pid() {
+    [ -n "${TB_CLATD_PID:-}" ] || return 1
+    pgrep -P "$TB_CLATD_PID" -x tayga
+}
+
+## tb_check_gone: after tb_down, nothing of the bed is left (namespaces, processes, files).
+tb_check_gone() {
+    local name=$TB_LAST_NAME pid alive=""
+    tb_check "$name: no namespace left" tb_equals "$(ip netns list | grep -c "^$name-")" 0
+    for pid in $TB_LAST_PIDS; do tb_alive "$pid" && alive="$alive $pid"; done
+    tb_check "$name: no process left" tb_equals "$alive" ""
+    # Children of those (clatd's TAYGA) name the bed's directory on their command line.
+    tb_check "$name: no process using the bed's directory" tb_equals \
+        "$(pgrep -a -f "/tmp/$name\\.")" ""
+    tb_check "$name: no directory left" tb_equals "$(find /tmp -maxdepth 1 -name "$name.*")" ""
+}
+
+## tb_summary: prints the failure count; true if none.
+tb_summary() {
+    echo "$TB_FAILURES failure(s)"
+    [ "$TB_FAILURES" -eq 0 ]
+}
+
+## tb_require_root_tools: exits 77 (skipped) unless root with every tool the bed needs.
+tb_require_root_tools() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skipped: the test bed needs root (network namespaces)"
+        exit 77
+    fi
+    local tool
+    for tool in ip nft tayga radvd unbound dig curl ping stdbuf pgrep dbus-daemon "$TB_PY" "$@"; do
+        command -v "$tool" >/dev/null || { echo "skipped: $tool is not installed" && exit 77; }
+    done
+}
+
+## tb_require_clatd: exits 77 (skipped) unless CLATD and CLATCTL name executables.
+tb_require_clatd() {
+    [ -x "${CLATD:-}" ] || { echo "skipped: CLATD is not set (build the clatd target)" && exit 77; }
+    [ -x "${CLATCTL:-}" ] || { echo "skipped: CLATCTL is not set (build clatctl)" && exit 77; }
+}
+
+## tb_check_status WHAT FIELD VALUE [TIMEOUT]: checks (waiting up to TIMEOUT, 5 s) a status field.
+tb_check_status() { tb_check "$1: status $2=$3" tb_wait_status "$2" "$3" "${4:-5}"; }
+
+## tb_check_ipv4 WHAT [TIMEOUT]: IPv4 ping (waiting up to TIMEOUT, 10 s) and HTTP to the server.
+tb_check_ipv4() {
+    tb_check "$1: IPv4 ping to $TB_SERVER4" tb_wait_ipv4 "${2:-10}"
+    tb_check "$1: HTTP over IPv4 fetches the token" tb_http4
+}
+
+## tb_clatd_stop_check WHAT BASELINE [SIGNAL]: stops clatd (SIGTERM); checks exit status 0, no
+## translator left and the host snapshot equal to BASELINE (both passed through the command
+## $TB_SNAPSHOT_FILTER first, if set).
+tb_clatd_stop_check() {
+    local what=$1 baseline=$2 tayga filter=${TB_SNAPSHOT_FILTER:-cat}
+    tayga=$(tb_translator_pid)
+    tb_check "$what: clatd exits on SIG${3:-TERM}" tb_clatd_stop "${3:-TERM}"
+    tb_check "$what: exit status 0" tb_equals "$TB_CLATD_RC" 0
+    [ -z "$tayga" ] || tb_check "$what: TAYGA ($tayga) stopped" tb_not tb_alive "$tayga"
+    tb_check "$what: host exactly as before clatd started" tb_same_snapshot \
+        "$(tb_snapshot | $filter)" "$(echo "$baseline" | $filter)"
+}
+
+## tb_dump_logs: on failures, the bed's logs for the test output; with TB_SAVE_LOGS=DIR, also
+## copies every log of the bed into DIR (failed or not).
+tb_dump_logs() {
+    [ -n "${TB_DIR:-}" ] || return 0
+    if [ -n "${TB_SAVE_LOGS:-}" ]; then
+        mkdir -p "$TB_SAVE_LOGS" && cp "$TB_DIR"/*.log "$TB_SAVE_LOGS/"
+    fi
+    [ "$TB_FAILURES" -eq 0 ] && return 0
+    echo "---- clatd.all.log + clatd.log (last 150 lines)"
+    cat "$TB_DIR/clatd.all.log" "$TB_DIR/clatd.log" 2>/dev/null | tail -n 150
+    local f
+    for f in "$TB_DIR"/*.log; do
+        case ${f##*/} in clatd*) continue ;; esac
+        echo "---- ${f##*/}"
+        tail -n 20 "$f"
+    done
+}
