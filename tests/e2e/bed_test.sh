@@ -16,24 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
 tb_watchdog $((${TB_TIMEOUT:-180} - 15))
-failures=0
-
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        failures=$((failures + 1))
-    fi
-}
-equals() {
-    [ "$1" = "$2" ] && return 0
-    echo "  expected: $(echo "$2" | tr '\n' ' ')"
-    echo "  got:      $(echo "$1" | tr '\n' ' ')"
-    return 1
-}
+# The bed library's checks (testbed_clatd.sh): tb_check counts failures in TB_FAILURES.
+check() { tb_check "$@"; }
+equals() { tb_equals "$@"; }
 not() { ! "$@"; }
 host_ok() { tb_host sh -c "$1" >/dev/null 2>&1; }
 ping_plat() { tb_host ping -6 -q -c 1 -W 2 "$@" >/dev/null 2>&1; }
@@ -150,5 +135,4 @@ TB_WORK=$(mktemp -d)
 trap 'rc=$?; rm -rf "$TB_WORK"; (exit "$rc"); tb__exit' EXIT
 check_cleanup
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+tb_summary

@@ -16,25 +16,9 @@ done
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$(dirname "$0")/testbed.sh"
 tb_watchdog $((${TB_TIMEOUT:-180} - 15))
-failures=0
-
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        echo "ok: $what"
-    else
-        echo "FAIL: $what"
-        failures=$((failures + 1))
-    fi
-}
-
-equals() {
-    [ "$1" = "$2" ] && return 0
-    echo "  expected: $(echo "$2" | tr '\n' ' ')"
-    echo "  got:      $(echo "$1" | tr '\n' ' ')"
-    return 1
-}
+# The bed library's checks (testbed_clatd.sh): tb_check counts failures in TB_FAILURES.
+check() { tb_check "$@"; }
+equals() { tb_equals "$@"; }
 
 # DNS64 answers and traffic to the IPv4-only server through the PLAT under the current prefix.
 check_plat() {
@@ -113,5 +97,4 @@ fi
 tb_down
 check_gone
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+tb_summary
