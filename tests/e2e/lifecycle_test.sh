@@ -3,6 +3,7 @@
 #   j. SIGTERM in each state — Idle (uplink down), ProbeV4 (long v4-conncheck-delay),
 #      DiscoverPLAT, Provision (held in DAD by a slow DAD on the uplink), Running (configured
 #      prefix) — exits 0 and leaves the host snapshot exactly as before clatd started;
+#   DAD: the address clatd would derive is taken on the link; it picks another one;
 #   m. no PLAT anywhere (no DNS64, no PREF64, no plat-prefix): DiscoverPLAT says why, and the
 #      host is untouched while it waits;
 #   k. SIGKILL while Running: TAYGA dies with the agent (PR_SET_PDEATHSIG) and the CLAT is left
@@ -107,6 +108,31 @@ check_sigkill() {
     tb_clatd_stop_check "k ($what): stop" "$s1"
 }
 
+# DAD (SPEC §6): the router already holds the address clatd would derive (SLAAC fffe -> c1a7);
+# the kernel's DAD on the uplink fails, clatd picks another interface identifier, and IPv4 works.
+check_dad_conflict() {
+    local s1=$1 host clat got
+    host=$(tb_host ip -6 -o addr show dev "$TB_UPLINK" scope global | awk '{print $4}' |
+        cut -d/ -f1 | head -n1)
+    clat=$("$TB_PY" -c 'import ipaddress, sys
+b = bytearray(ipaddress.IPv6Address(sys.argv[1]).packed)
+assert b[11] == 0xff and b[12] == 0xfe, "not a SLAAC address"
+b[11], b[12] = 0xc1, 0xa7
+print(ipaddress.IPv6Address(bytes(b)))' "$host") || {
+        tb_check "dad: the host has a SLAAC address" false
+        return
+    }
+    tb_rtr ip -6 addr add "$clat/64" dev "$TB_RTR_LAN" nodad
+    tb_clatd_start v4-conncheck-delay=0 "plat-prefix=$PLAT"
+    tb_check "dad: Running" tb_clatd_wait_state Running 30
+    tb_check "dad: conflict on $clat logged" tb_clatd_log_has "dad conflict address=$clat "
+    got=$(tb_status clat_v6)
+    tb_check "dad: another CLAT address ($got)" test -n "$got" -a "$got" != "$clat"
+    tb_check_ipv4 "dad (another address)"
+    tb_clatd_stop_check "dad" "$s1"
+    tb_rtr ip -6 addr del "$clat/64" dev "$TB_RTR_LAN"
+}
+
 scenarios() {
     local s0 s1
     s0=$(tb_snapshot)
@@ -118,6 +144,7 @@ scenarios() {
     check_no_plat "$s1"
     check_provision "$s1"
     check_running "$s1"
+    check_dad_conflict "$s1"
     check_sigkill "$s1" "restart, Running" "plat-prefix=$PLAT"
     check_sigkill "$s1" "restart, no PLAT"
 }
