@@ -9,6 +9,7 @@
 
 #include "adapters/netlink_kernel.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
@@ -20,19 +21,6 @@ NetlinkKernel& kernel() {
     static auto opened = NetlinkKernel::open();
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
     return **opened;
-}
-
-Ipv4Address v4(const char* text) {
-    return *Ipv4Address::parse(text);
-}
-Ipv6Address v6(const char* text) {
-    return *Ipv6Address::parse(text);
-}
-Ipv4Prefix p4(const char* text) {
-    return *Ipv4Prefix::parse(text);
-}
-Ipv6Prefix p6(const char* text) {
-    return *Ipv6Prefix::parse(text);
 }
 
 ApplyOutcome apply_ok(const Operation& op) {

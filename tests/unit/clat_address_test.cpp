@@ -5,21 +5,10 @@
 #include <vector>
 
 #include "states/clat_address.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
-
-Ipv6Address v6(const char* text) {
-    auto a = Ipv6Address::parse(text);
-    REQUIRE(a);
-    return *a;
-}
-
-Ipv6Prefix p6(const char* text) {
-    auto p = Ipv6Prefix::parse(text);
-    REQUIRE(p);
-    return *p;
-}
 
 enum Flags : unsigned { kNone = 0, kTentative = 1, kDadFailed = 2, kDeprecated = 4 };
 

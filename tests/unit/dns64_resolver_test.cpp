@@ -4,6 +4,12 @@
 
 #include "adapters/dns64_resolver.hpp"
 #include "tests/unit/fake_dns_server.hpp"
+#include "tests/values.hpp"
+
+using clat::test::p4;
+using clat::test::p6;
+using clat::test::v4;
+using clat::test::v6;
 
 using namespace std::chrono_literals;
 using clat::Dns64Outcome;
@@ -18,12 +24,6 @@ using clat::test::FakeDnsServer;
 using clat::test::Rcode;
 
 namespace {
-
-Ipv6Address v6(const char* text) {
-    auto a = Ipv6Address::parse(text);
-    REQUIRE(a);
-    return *a;
-}
 
 Ipv6Prefix prefix(const char* text) {
     auto p = Ipv6Prefix::parse(text);

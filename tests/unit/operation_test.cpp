@@ -4,22 +4,10 @@
 #include <vector>
 
 #include "states/operation.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
-
-Ipv4Address v4(const char* text) {
-    return *Ipv4Address::parse(text);
-}
-Ipv6Address v6(const char* text) {
-    return *Ipv6Address::parse(text);
-}
-Ipv4Prefix p4(const char* text) {
-    return *Ipv4Prefix::parse(text);
-}
-Ipv6Prefix p6(const char* text) {
-    return *Ipv6Prefix::parse(text);
-}
 
 RouteV4 clat_default_route() {
     RouteV4 r;

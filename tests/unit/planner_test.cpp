@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "states/planner.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
@@ -13,13 +14,6 @@ constexpr std::uint8_t kProtoKernel = 2;  // RTPROT_KERNEL
 constexpr std::uint8_t kProtoBoot = 3;    // RTPROT_BOOT: `ip route add` without proto
 constexpr std::uint8_t kProtoRa = 9;      // RTPROT_RA
 constexpr std::uint8_t kProtoDhcp = 16;   // RTPROT_DHCP
-
-Ipv6Address v6(const char* text) {
-    return *Ipv6Address::parse(text);
-}
-Ipv4Address v4(const char* text) {
-    return *Ipv4Address::parse(text);
-}
 
 /// One text line per operation, so that a failing comparison shows both plans readably.
 std::string lines(const Plan& plan) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "states/pref64.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
@@ -26,12 +27,6 @@ Bytes concat(std::initializer_list<Bytes> parts) {
     for (const auto& p : parts)
         out.insert(out.end(), p.begin(), p.end());
     return out;
-}
-
-Ipv6Prefix p6(const char* text) {
-    auto p = Ipv6Prefix::parse(text);
-    REQUIRE(p);
-    return *p;
 }
 
 // A Prefix Information option (RFC 4861 §4.6.2): type 3, length 4.

@@ -1,27 +1,10 @@
 #include <doctest/doctest.h>
 
 #include "states/rfc6052.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
-
-Ipv6Address v6(const char* text) {
-    auto a = Ipv6Address::parse(text);
-    REQUIRE(a);
-    return *a;
-}
-
-Ipv6Prefix p6(const char* text) {
-    auto p = Ipv6Prefix::parse(text);
-    REQUIRE(p);
-    return *p;
-}
-
-Ipv4Address v4(const char* text) {
-    auto a = Ipv4Address::parse(text);
-    REQUIRE(a);
-    return *a;
-}
 
 struct Vector {
     const char* prefix;

@@ -2,21 +2,10 @@
 
 #include "states/rfc6052.hpp"
 #include "states/rfc7050.hpp"
+#include "tests/values.hpp"
 
 namespace clat::test {
 namespace {
-
-Ipv6Address v6(const char* text) {
-    auto a = Ipv6Address::parse(text);
-    REQUIRE(a);
-    return *a;
-}
-
-Ipv6Prefix p6(const char* text) {
-    auto p = Ipv6Prefix::parse(text);
-    REQUIRE(p);
-    return *p;
-}
 
 Ipv6Address synthesise(const Ipv6Prefix& prefix, const Ipv4Address& v4) {
     auto a = embed_ipv4(prefix, v4);
