@@ -26,9 +26,9 @@ ChildReaper::ChildReaper(boost::asio::io_context& io) : sigchld_(io, SIGCHLD) {
 
 void ChildReaper::watch(pid_t pid, ExitHandler on_exit) {
     watched_[pid] = std::move(on_exit);
-    // The child may have ended before it was watched; its SIGCHLD is then already queued on
-    // the loop, which is enough, but reaping here too costs nothing.
-    reap();
+    // Never reap here: a child that already ended would have its handler run inside the
+    // caller's start(), before the caller knows the pid (the agent then reported a translator
+    // exit with pid 0 ahead of its start). Its SIGCHLD is queued on the loop, which reaps it.
 }
 
 void ChildReaper::forget(pid_t pid) {

@@ -1,6 +1,7 @@
 #include "adapters/dns64_resolver.hpp"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -43,14 +44,24 @@ std::uint32_t min_ttl_for(const Ipv6Prefix& prefix, const std::vector<Ipv6Addres
     return ttl == std::numeric_limits<std::uint32_t>::max() ? 0 : ttl;
 }
 
+}  // namespace
+
 Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
     std::array<ares_addr6ttl, kMaxAnswers> records{};
     int count = kMaxAnswers;
     const int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, records.data(), &count);
-    if (rc == ARES_ENODATA)
-        return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64, "ipv4only.arpa has no AAAA record"};
-    if (rc != ARES_SUCCESS)
-        return {std::nullopt, 0, Dns64OutcomeKind::kFailed, "malformed answer: " + ares_reason(rc)};
+    if (rc == ARES_ENODATA) {
+        // The answer section is not empty (c-ares calls that NODATA before we parse), but no
+        // record in it is an AAAA of 16 bytes for the name: CNAMEs only, or broken AAAAs.
+        const int records_in = alen >= 12 ? (abuf[6] << 8 | abuf[7]) : 0;
+        return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
+                std::to_string(records_in) +
+                    " answer record(s), none a valid AAAA for ipv4only.arpa: no DNS64 here"};
+    }
+    if (rc != ARES_SUCCESS) {
+        return {std::nullopt, 0, Dns64OutcomeKind::kFailed,
+                "malformed answer (" + ares_reason(rc) + ")"};
+    }
     std::vector<Ipv6Address> addresses;
     std::vector<std::uint32_t> ttls;
     for (int i = 0; i < count; ++i) {
@@ -61,8 +72,12 @@ Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
     }
     auto result = prefix_from_answers(addresses);
     if (!result) {
+        // RFC 7050 §3: without the well-known address the answers are not DNS64 synthesis.
+        std::string detail = std::to_string(count) + " AAAA answer(s)";
+        if (!addresses.empty())
+            detail += " (" + addresses.front().to_string() + (count > 1 ? ", ...)" : ")");
         return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
-                std::to_string(count) + " AAAA answer(s) hold neither 192.0.0.170 nor .171"};
+                detail + " hold neither 192.0.0.170 nor .171: no DNS64 synthesis"};
     }
     const std::uint32_t ttl = min_ttl_for(result->prefix, addresses, ttls);
     std::string detail = "prefix " + result->prefix.to_string() + " ttl=" + std::to_string(ttl);
@@ -74,22 +89,115 @@ Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
     return {std::move(result), ttl, Dns64OutcomeKind::kFound, std::move(detail)};
 }
 
-Dns64Outcome outcome_from_reply(int status, int timeouts, const unsigned char* abuf, int alen) {
+namespace {
+
+/// Why c-ares gave up, in DNS terms (RCODE names from RFC 1035 §4.1.1). `rcodes_seen`: the
+/// channel passes SERVFAIL, REFUSED and NOTIMP through (see init_channel).
+std::string failure_text(int status, int timeouts, bool rcodes_seen) {
     switch (status) {
-        case ARES_SUCCESS:
-            return outcome_from_answer(abuf, alen);
-        // RFC 7050 §3: a negative answer means the network has no DNS64.
-        case ARES_ENODATA:
-            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64, "ipv4only.arpa: NODATA"};
-        case ARES_ENOTFOUND:
-            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64, "ipv4only.arpa: NXDOMAIN"};
+        case ARES_ETIMEOUT:
+            return "no answer (timeout, " + std::to_string(timeouts) + " tries)";
+        case ARES_ECONNREFUSED:
+            if (rcodes_seen)
+                return "unreachable (ICMP port unreachable or connection refused)";
+            return "no usable answer (unreachable, or SERVFAIL, REFUSED or NOTIMP to every try)";
+        case ARES_ESERVFAIL:
+            return "query failed: the server answered SERVFAIL";
+        case ARES_EREFUSED:
+            return "query failed: the server answered REFUSED";
+        case ARES_EFORMERR:
+            return "query failed: the server answered FORMERR";
+        case ARES_ENOTIMP:
+            return "query failed: the server answered NOTIMP";
+        case ARES_EBADRESP:
+            return "malformed reply (" + ares_reason(status) + ")";
         default:
             break;
     }
     std::string detail = "query failed: " + ares_reason(status);
     if (timeouts > 0)
         detail += " (" + std::to_string(timeouts) + " timeout(s))";
-    return {std::nullopt, 0, Dns64OutcomeKind::kFailed, std::move(detail)};
+    return detail;
+}
+
+Dns64Outcome outcome_from_reply(int status, int timeouts, const unsigned char* abuf, int alen,
+                                bool rcodes_seen) {
+    switch (status) {
+        case ARES_SUCCESS:
+            return outcome_from_answer(abuf, alen);
+        // RFC 7050 §3: a negative answer means the network has no DNS64.
+        case ARES_ENODATA:
+            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
+                    "ipv4only.arpa has no AAAA record (NODATA): no DNS64 here"};
+        case ARES_ENOTFOUND:
+            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
+                    "ipv4only.arpa does not exist (NXDOMAIN): no DNS64 here"};
+        default:
+            break;
+    }
+    return {std::nullopt, 0, Dns64OutcomeKind::kFailed,
+            failure_text(status, timeouts, rcodes_seen)};
+}
+
+/// "DNS64 2001:db8::53" or "DNS64 servers 192.0.2.53:5353, [2001:db8::53]:5353": who was
+/// asked (c-ares does not say which of several answered).
+std::string servers_label(ares_channel channel) {
+    ares_addr_port_node* servers = nullptr;
+    if (ares_get_servers_ports(channel, &servers) != ARES_SUCCESS || servers == nullptr)
+        return "DNS64 (no server configured)";
+    std::string list;
+    int n = 0;
+    for (const ares_addr_port_node* node = servers; node != nullptr; node = node->next, ++n) {
+        std::array<char, INET6_ADDRSTRLEN> text{};
+        inet_ntop(node->family, &node->addr, text.data(), text.size());
+        const int port = node->udp_port == 0 ? 53 : node->udp_port;
+        std::string one = text.data();
+        if (port != 53)
+            one = node->family == AF_INET6 ? "[" + one + "]:" + std::to_string(port)
+                                           : one + ":" + std::to_string(port);
+        list += (n > 0 ? ", " : "") + one;
+    }
+    ares_free_data(servers);
+    return (n > 1 ? "DNS64 servers " : "DNS64 ") + list;
+}
+
+std::size_t server_count(ares_channel channel) {
+    ares_addr_port_node* servers = nullptr;
+    if (ares_get_servers_ports(channel, &servers) != ARES_SUCCESS)
+        return 0;
+    std::size_t n = 0;
+    for (const ares_addr_port_node* node = servers; node != nullptr; node = node->next)
+        ++n;
+    ares_free_data(servers);
+    return n;
+}
+
+bool passes_rcodes(ares_channel channel) {
+    ares_options saved{};
+    int mask = 0;
+    if (ares_save_options(channel, &saved, &mask) != ARES_SUCCESS)
+        return false;
+    const bool on = (saved.flags & ARES_FLAG_NOCHECKRESP) != 0;
+    ares_destroy_options(&saved);
+    return on;
+}
+
+/// ares_init_options, and for a single server (configured, or the only one in resolv.conf)
+/// ARES_FLAG_NOCHECKRESP: c-ares before 1.20 ends a query whose every try drew SERVFAIL,
+/// REFUSED or NOTIMP with ARES_ECONNREFUSED, as if nobody had answered, after asking the same
+/// server `tries` times. With one server there is none to fail over to, so such an answer
+/// ends the query with ARES_ESERVFAIL etc. and the reason says what the server said. Replies
+/// with another ID or question are still dropped (c-ares matches them before the flag).
+int init_channel(ares_channel* channel, ares_options& opts, int mask, std::size_t configured) {
+    if (configured != 1) {
+        const int rc = ares_init_options(channel, &opts, mask);
+        if (rc != ARES_SUCCESS || configured > 1 || server_count(*channel) != 1)
+            return rc;
+        ares_destroy(*channel);
+        *channel = nullptr;
+    }
+    opts.flags |= ARES_FLAG_NOCHECKRESP;
+    return ares_init_options(channel, &opts, mask | ARES_OPT_FLAGS);
 }
 
 /// One ares_query in flight; c-ares calls back exactly once for it, and that call frees it.
@@ -150,7 +258,10 @@ struct AresCallbacks {
         Dns64Resolver* self = context->resolver;
         if (context->generation != self->generation_)
             return;
-        self->deliver(context->generation, outcome_from_reply(status, timeouts, abuf, alen));
+        Dns64Outcome outcome =
+            outcome_from_reply(status, timeouts, abuf, alen, passes_rcodes(self->channel_));
+        outcome.detail = servers_label(self->channel_) + ": " + outcome.detail;
+        self->deliver(context->generation, std::move(outcome));
     }
 };
 
@@ -210,7 +321,7 @@ Result<std::unique_ptr<Dns64Resolver>> Dns64Resolver::create(boost::asio::io_con
         mask |= ARES_OPT_TRIES;
     }
     ares_channel channel = nullptr;
-    if (int rc = ares_init_options(&channel, &ares_opts, mask); rc != ARES_SUCCESS) {
+    if (int rc = init_channel(&channel, ares_opts, mask, servers.size()); rc != ARES_SUCCESS) {
         ares_library_cleanup();
         return make_error("dns64: cannot initialise c-ares: " + ares_reason(rc));
     }
@@ -349,6 +460,9 @@ Dns64Discovery::~Dns64Discovery() {
 void Dns64Discovery::rediscover_now() {
     failures_ = 0;
     absent_ = 0;
+    // Whoever asks (a new activation of the agent starts with no DNS64 verdict) hears the
+    // next outcome even when it is the same as the last one published.
+    published_.reset();
     ++epoch_;
     timer_.cancel();
     resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); });
@@ -408,9 +522,11 @@ void Dns64Discovery::schedule(std::chrono::milliseconds delay) {
 }
 
 void Dns64Discovery::publish_if_changed() {
+    // The detail is the agent's "why it waits": a server that stops timing out and starts
+    // answering SERVFAIL must say so, though both are failures.
     if (published_ && published_->result == current_.result &&
         published_->expires_at_ms == current_.expires_at_ms &&
-        published_->last_kind == current_.last_kind)
+        published_->last_kind == current_.last_kind && published_->detail == current_.detail)
         return;
     published_ = current_;
     if (publish_)

@@ -32,6 +32,10 @@ struct Dns64Outcome {
     std::string detail;  ///< human-readable: what was found, or why nothing was
 };
 
+/// Turns a raw DNS answer to the ipv4only.arpa AAAA query into an outcome (RFC 7050 §3).
+/// Reads at most alen bytes of abuf; any byte string is safe to pass.
+Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen);
+
 /// A DNS server as written in `dns64-servers`: "192.0.2.53", "192.0.2.53:5353", "2001:db8::53"
 /// or "[2001:db8::53]:5353".
 struct DnsServer {
@@ -104,7 +108,7 @@ struct Dns64Plat {
 /// until its expiry (dns64_hold_time): a failed refresh keeps it and retries with back-off, a
 /// retry is always made at the expiry itself, and a failure at or after expiry withdraws it.
 /// A negative answer ("no DNS64 here") withdraws it at once. Publishes (from the loop) only
-/// when the prefix, its expiry or the kind of the latest outcome changes.
+/// when the prefix, its expiry, or the kind or detail of the latest outcome changes.
 class Dns64Discovery {
   public:
     using Publish = std::function<void(const Dns64Plat&)>;
@@ -116,6 +120,7 @@ class Dns64Discovery {
     Dns64Discovery& operator=(const Dns64Discovery&) = delete;
 
     /// Queries now and resets the back-off; also how discovery starts (nothing happens before).
+    /// The outcome of this query is published even when it equals the last one published.
     void rediscover_now();
     /// Stops querying; keeps current() as it is and publishes nothing more.
     void stop();

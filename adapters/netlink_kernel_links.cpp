@@ -18,7 +18,6 @@ namespace {
 
 using rtnl::Reply;
 
-constexpr auto kApplied = ApplyOutcome::kApplied;
 constexpr auto kAlreadyInPlace = ApplyOutcome::kAlreadyInPlace;
 
 Error no_such_device(const std::string& dev) {

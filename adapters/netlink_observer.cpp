@@ -45,6 +45,12 @@ std::string errno_text(int error) {
     return std::strerror(error);
 }
 
+std::int64_t steady_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 void NetlinkObserver::SocketFree::operator()(nl_sock* socket) const {
@@ -98,6 +104,7 @@ void NetlinkObserver::stop() {
     events_.reset();
     requests_.reset();
     alive_ = std::make_shared<int>(0);
+    pending_ = {};
     notify_pending_ = false;
 }
 
@@ -151,6 +158,8 @@ void NetlinkObserver::arm() {
 }
 
 void NetlinkObserver::on_readable() {
+    // One level check per wake-up: without debug logging nothing is stamped.
+    timing_ = spdlog::should_log(spdlog::level::debug);
     try {
         bool changed = false;
         if (read_pass(changed)) {
@@ -166,6 +175,9 @@ void NetlinkObserver::on_readable() {
     } catch (const std::exception& e) {
         spdlog::error("netlink observer: {}", e.what());
     }
+    // Messages that changed nothing start no batch: the next one begins afresh.
+    if (!notify_pending_)
+        pending_ = {};
     if (descriptor_)
         arm();
 }
@@ -198,10 +210,13 @@ bool NetlinkObserver::read_pass(bool& changed) {
         }
         if (from.nl_pid != 0)
             continue;  // only the kernel may tell us what the kernel did
+        if (timing_ && pending_.first_rx_us == 0)
+            pending_.first_rx_us = steady_us();
         int remaining = static_cast<int>(n);
         for (auto* message = reinterpret_cast<nlmsghdr*>(buffer_.data());
              nlmsg_ok(message, remaining); message = nlmsg_next(message, &remaining)) {
             ++stats_.messages;
+            ++pending_.messages;
             ++handled;
             const MessageEffect effect = apply_message(observed_, message, now);
             changed = changed || effect.changed;
@@ -357,6 +372,9 @@ void NetlinkObserver::notify() {
             return;
         notify_pending_ = false;
         ++stats_.notifications;
+        notified_ = pending_;
+        notified_.notification = stats_.notifications;
+        pending_ = {};
         try {
             if (on_change_)
                 on_change_();

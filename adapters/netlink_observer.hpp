@@ -46,6 +46,15 @@ struct NetlinkObserverStats {
     std::uint64_t resyncs = 0;        ///< full re-dumps after the initial one
 };
 
+/// The batch of event messages one change notification covered, for latency measurements
+/// (scripts/bench). Recorded only while debug logging is enabled; first_rx_us is 0 otherwise
+/// and for notifications no message caused (PREF64 expiry, a retried resync).
+struct NotificationBatch {
+    std::uint64_t notification = 0;  ///< its number: stats().notifications once delivered
+    std::int64_t first_rx_us = 0;    ///< steady clock µs at which its first message was read
+    std::uint64_t messages = 0;      ///< event messages read for it
+};
+
 /// The rtnetlink observer. Single-threaded: every method and callback runs on the loop.
 class NetlinkObserver {
   public:
@@ -75,6 +84,8 @@ class NetlinkObserver {
     /// The current snapshot. PREF64 facts are per interface; expired ones are already gone.
     const Observed& observed() const { return observed_; }
     const NetlinkObserverStats& stats() const { return stats_; }
+    /// The batch the latest delivered notification covered (valid inside on_change).
+    const NotificationBatch& last_notification() const { return notified_; }
 
     /// Re-dumps links, addresses and routes into a fresh snapshot and replaces the current
     /// one (PREF64 facts cannot be dumped and are carried over). Synchronous.
@@ -122,6 +133,9 @@ class NetlinkObserver {
     std::vector<std::uint8_t> buffer_;
     Observed observed_;
     NetlinkObserverStats stats_;
+    NotificationBatch pending_;   ///< messages read since the last notification was delivered
+    NotificationBatch notified_;  ///< what the last delivered notification covered
+    bool timing_ = false;         ///< debug logging is on: stamp batches
     bool notify_pending_ = false;
     /// Handlers hold a weak reference: a handler that outlives the observer does nothing.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);

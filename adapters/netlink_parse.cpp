@@ -226,7 +226,12 @@ MessageEffect apply_nduseropt(Observed& observed, const nlmsghdr* message, std::
     MessageEffect effect;
     for (const auto& option : options->pref64) {
         Pref64Fact fact{options->ifindex, option.prefix,
-                        now + std::int64_t{option.lifetime_seconds} * 1000};
+                        now + std::int64_t{option.lifetime_seconds} * 1000, now};
+        auto same =
+            std::find_if(observed.pref64.begin(), observed.pref64.end(),
+                         [&](const Pref64Fact& f) { return kPref64Key(f) == kPref64Key(fact); });
+        if (same != observed.pref64.end())
+            fact.first_seen_ms = same->first_seen_ms;
         // RFC 8781 §4: a lifetime of 0 means the prefix must no longer be used.
         effect.changed |= option.lifetime_seconds == 0
                               ? erase_sorted(observed.pref64, fact, kPref64Key)

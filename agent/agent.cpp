@@ -35,6 +35,9 @@ std::int64_t unix_us_now() {
         .count();
 }
 
+constexpr int kDns64TryTimeoutMs = 1000;
+constexpr int kDns64Tries = 2;
+
 MachineSettings machine_settings(const Config& c) {
     MachineSettings s;
     s.v4_conncheck_enable = c.v4_conncheck_enable;
@@ -43,6 +46,7 @@ MachineSettings machine_settings(const Config& c) {
     s.pref64_enable = c.pref64_enable;
     s.plat_prefix = c.plat_prefix;
     s.plat_fallback_prefix = c.plat_fallback_prefix;
+    s.tayga_restart_delay_ms = c.tayga_restart_delay_ms;
     return s;
 }
 
@@ -231,6 +235,18 @@ void Agent::evaluate() {
     if (dad_probe_)
         check_dad(generation_);
     check_drift();
+    // scripts/bench matches this line with the netlink change that caused it (steady µs).
+    if (spdlog::should_log(spdlog::level::debug)) {
+        const NotificationBatch& batch = observer_->last_notification();
+        if (batch.first_rx_us != 0 && batch.notification != timed_notification_) {
+            timed_notification_ = batch.notification;
+            const auto done_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+            spdlog::debug("reconcile done rx-us={} done-us={} messages={}", batch.first_rx_us,
+                          done_us, batch.messages);
+        }
+    }
 }
 
 void Agent::start_discovery() {
@@ -243,6 +259,11 @@ void Agent::start_discovery() {
     if (!dns64_) {
         Dns64ResolverOptions options;
         options.servers = config_.dns64_servers;
+        // c-ares' defaults (5 s, 4 tries, doubling) would hide a silent DNS64 for 75 s, holding
+        // back the fallback prefix and the reason; 1 s then 2 s says "timeout" after 3 s, and
+        // Dns64Discovery retries with its own back-off after that.
+        options.timeout_ms = kDns64TryTimeoutMs;
+        options.tries = kDns64Tries;
         auto resolver = Dns64Resolver::create(io_, options);
         if (!resolver) {
             spdlog::error("dns64 cannot start: {}", resolver.error().message);
@@ -288,13 +309,15 @@ Status Agent::reload() {
     Config old = config_;
     config_ = loaded->config;
     spdlog::default_logger()->set_level(log_level(config_.quiet, config_.debug));
-    // Logging and the scripts take effect as they are used; everything else shapes the CLAT.
+    // Logging, the scripts and the restart back-off take effect as they are used; everything
+    // else shapes the CLAT.
     Config a = old;
     Config b = config_;
     for (Config* c : {&a, &b}) {
         c->quiet = c->debug = 0;
         c->script_up.clear();
         c->script_down.clear();
+        c->tayga_restart_delay_ms = 0;
     }
     const bool affects = a != b;
     if (old.dns64_servers != config_.dns64_servers)

@@ -140,6 +140,7 @@ class Agent {
     AgentView view_;
     ViewListener view_listener_;
     int exit_code_ = 0;
+    std::uint64_t timed_notification_ = 0;  ///< last notification logged as reconcile done
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

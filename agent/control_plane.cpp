@@ -17,7 +17,7 @@ std::uint64_t read_counter(const std::string& dev, const char* name) {
 }  // namespace
 
 dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
-                                 std::int64_t now_monotonic_ms, std::int64_t now_unix_s) {
+                                 std::int64_t now_monotonic_ms, std::int64_t now_unix_ms) {
     dbus::AgentStatus s;
     s.state = view.machine.state;
     s.reason = view.machine.reason;
@@ -25,9 +25,11 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
         s.plat_prefix = view.machine.plat->prefix.to_string();
         s.plat_source = std::string(to_string(view.machine.plat->source));
         if (view.machine.plat->expires_at_ms) {
-            const auto left_s = (*view.machine.plat->expires_at_ms - now_monotonic_ms) / 1000;
-            s.plat_expiry =
-                static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_unix_s + left_s));
+            // In ms, rounded once at the end: truncating both the time now and the time left
+            // made the expiry up to 2 s early and jitter between publications.
+            const auto left_ms = *view.machine.plat->expires_at_ms - now_monotonic_ms;
+            s.plat_expiry = static_cast<std::uint64_t>(
+                std::max<std::int64_t>(0, (now_unix_ms + left_ms + 500) / 1000));
         }
     }
     s.plat_dev = view.plat_dev;
@@ -71,7 +73,7 @@ void ControlPlane::rediscover() {
 }
 
 void ControlPlane::publish(const AgentView& view) {
-    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+    const auto now_unix = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
     service_.publish(to_dbus_status(view, agent_.config(), monotonic_ms(), now_unix));

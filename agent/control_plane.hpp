@@ -11,7 +11,7 @@ namespace clat {
 
 /// The D-Bus status snapshot of an agent view (expiry converted to UNIX time).
 dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
-                                 std::int64_t now_monotonic_ms, std::int64_t now_unix_s);
+                                 std::int64_t now_monotonic_ms, std::int64_t now_unix_ms);
 
 class ControlPlane final : public dbus::ControlHandler {
   public:

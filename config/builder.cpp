@@ -156,6 +156,18 @@ Status set_group_name(Config& c, std::string_view v) {
     return Ok{};
 }
 
+// Below 10 ms the back-off would spin; above 60 s the cap (60x) would exceed an hour.
+constexpr std::uint32_t kMinRestartDelayMs = 10;
+constexpr std::uint32_t kMaxRestartDelayMs = 60'000;
+
+Status set_restart_delay(Config& c, std::string_view v) {
+    auto r = parse_seconds_ms(v, kMinRestartDelayMs, kMaxRestartDelayMs);
+    if (!r)
+        return r.error();
+    c.tayga_restart_delay_ms = *r;
+    return Ok{};
+}
+
 Status add_tayga_extra(Config& c, std::string_view v) {
     c.tayga_extra.emplace_back(v);
     return Ok{};
@@ -203,6 +215,7 @@ constexpr std::array kKeys{
     KeyDef{"pref64-enable", set_bool<&Config::pref64_enable>, reset<&Config::pref64_enable>},
     KeyDef{"dad-enable", set_bool<&Config::dad_enable>, reset<&Config::dad_enable>},
     KeyDef{"dbus-admin-group", set_group_name, reset<&Config::dbus_admin_group>},
+    KeyDef{"tayga-restart-delay", set_restart_delay, reset<&Config::tayga_restart_delay_ms>},
     KeyDef{"tayga-extra", add_tayga_extra, reset<&Config::tayga_extra>},
 };
 

@@ -55,6 +55,9 @@ struct Config {
     bool pref64_enable = true;
     bool dad_enable = true;
     std::vector<std::string> tayga_extra;  ///< extra tayga.conf lines, in order
+    /// `tayga-restart-delay` (seconds in the file): the first restart delay of a dead
+    /// translator, and the time base every other supervision time scales with.
+    std::uint32_t tayga_restart_delay_ms = 1000;
     /// Members of this group may call the D-Bus methods besides root; unset: root only.
     std::optional<std::string> dbus_admin_group;
 

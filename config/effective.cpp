@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "config/load.hpp"
+#include "config/values.hpp"
 
 namespace clat::config {
 namespace {
@@ -76,6 +77,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"pref64-enable", yes_no(c.pref64_enable)},
         {"dad-enable", yes_no(c.dad_enable)},
         {"dbus-admin-group", optional_text(c.dbus_admin_group, text)},
+        {"tayga-restart-delay", seconds_text(c.tayga_restart_delay_ms)},
     };
     if (c.tayga_extra.empty())
         out.emplace_back("tayga-extra", "");

@@ -78,6 +78,49 @@ Result<std::uint32_t> parse_uint(std::string_view text, std::uint32_t max) {
     return static_cast<std::uint32_t>(value);
 }
 
+Result<std::uint32_t> parse_seconds_ms(std::string_view text, std::uint32_t min_ms,
+                                       std::uint32_t max_ms) {
+    const auto dot = text.find('.');
+    const std::string_view whole = text.substr(0, dot);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+    auto is_digits = [](std::string_view s) {
+        return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (whole.empty() || !is_digits(whole) || !is_digits(fraction) ||
+        (dot != std::string_view::npos && fraction.empty()))
+        return make_error(quoted(text) + " is not a number of seconds");
+    if (fraction.size() > 3)
+        return make_error(quoted(text) + " has more than 3 decimals (milliseconds)");
+    std::uint64_t ms = 0;
+    for (char c : whole) {
+        ms = ms * 10 + static_cast<unsigned>(c - '0');
+        if (ms > max_ms)
+            break;
+    }
+    ms *= 1000;
+    std::uint64_t scale = 100;
+    for (char c : fraction) {
+        ms += static_cast<unsigned>(c - '0') * scale;
+        scale /= 10;
+    }
+    if (ms < min_ms || ms > max_ms)
+        return make_error(quoted(text) + " is out of range (" + seconds_text(min_ms) + " to " +
+                          seconds_text(max_ms) + " seconds)");
+    return static_cast<std::uint32_t>(ms);
+}
+
+std::string seconds_text(std::uint32_t ms) {
+    std::string out = std::to_string(ms / 1000);
+    if (ms % 1000 != 0) {
+        std::string fraction = std::to_string(1000 + ms % 1000).substr(1);
+        while (fraction.back() == '0')
+            fraction.pop_back();
+        out += "." + fraction;
+    }
+    return out;
+}
+
 Result<Ipv4Address> parse_ipv4(std::string_view text) {
     auto a = Ipv4Address::parse(text);
     if (!a)

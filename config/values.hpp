@@ -22,6 +22,15 @@ Result<bool> parse_bool(std::string_view text);
 /// A non-negative integer, decimal or 0x-hexadecimal, no greater than max.
 Result<std::uint32_t> parse_uint(std::string_view text, std::uint32_t max = UINT32_MAX);
 
+/// A duration in decimal seconds with at most 3 decimals ("1", "0.05", "2.5"), returned in
+/// milliseconds, from min_ms to max_ms.
+Result<std::uint32_t> parse_seconds_ms(std::string_view text, std::uint32_t min_ms,
+                                       std::uint32_t max_ms);
+
+/// Milliseconds as the shortest decimal seconds that parse_seconds_ms reads back: 50 ->
+/// "0.05", 1500 -> "1.5", 1000 -> "1".
+std::string seconds_text(std::uint32_t ms);
+
 /// A dotted-quad IPv4 address.
 Result<Ipv4Address> parse_ipv4(std::string_view text);
 

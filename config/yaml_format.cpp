@@ -1,7 +1,11 @@
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <sstream>
 
 #include "config/builder.hpp"
 #include "config/file_format.hpp"
+#include "config/values.hpp"
 
 namespace clat::config {
 namespace {
@@ -10,6 +14,12 @@ std::string place_of(std::string_view source, const YAML::Mark& mark) {
     if (mark.is_null())
         return std::string(source);
     return std::string(source) + ":" + std::to_string(mark.line + 1);
+}
+
+// Blanks around a value are ignored, as in the key=value format: a quoted " x " is "x", so
+// that the effective settings written as key=value read back the same.
+std::string scalar_of(const YAML::Node& node) {
+    return std::string(trim(node.Scalar()));
 }
 
 // Appends the settings of one mapping entry; a sequence gives one setting per item.
@@ -29,7 +39,7 @@ Status add_entry(const YAML::Node& key, const YAML::Node& value, std::string_vie
             out.push_back({name, "", place});
             return Ok{};
         case YAML::NodeType::Scalar:
-            out.push_back({name, value.Scalar(), place});
+            out.push_back({name, scalar_of(value), place});
             return Ok{};
         case YAML::NodeType::Sequence:
             break;
@@ -44,32 +54,64 @@ Status add_entry(const YAML::Node& key, const YAML::Node& value, std::string_vie
             return make_error(std::move(item_place));
         }
         if (name != "dns64-servers")
-            out.push_back({name, item.Scalar(), std::move(item_place)});
+            out.push_back({name, scalar_of(item), std::move(item_place)});
         else if (joined.empty())
-            joined = item.Scalar();
+            joined = scalar_of(item);
         else
-            joined.append(",").append(item.Scalar());
+            joined.append(",").append(scalar_of(item));
     }
     if (name == "dns64-servers")
         out.push_back({name, joined, place});
     return Ok{};
 }
 
+// Ignores every event: used only to count the documents of a stream.
+struct IgnoreEvents : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+// The first document, or an error if the stream has more than one. Not YAML::LoadAll():
+// yaml-cpp 0.7 (Debian 12) never returns from it on some malformed input, such as "{a}, c"
+// (a stray token after a flow collection): it keeps adding empty documents without consuming
+// the token, until memory runs out. Counting documents with a bounded loop cannot hang.
+Result<YAML::Node> load_single_document(const std::string& text, std::string_view source) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    IgnoreEvents ignore;
+    int documents = 0;
+    while (documents < 2 && parser.HandleNextDocument(ignore))
+        ++documents;
+    if (documents > 1)
+        return make_error(std::string(source) + ": more than one YAML document");
+    return YAML::Load(text);
+}
+
 }  // namespace
 
 Result<std::vector<RawSetting>> parse_yaml(std::string_view text, std::string_view source) {
-    std::vector<YAML::Node> documents;
+    Result<YAML::Node> document = YAML::Node();
     try {
-        documents = YAML::LoadAll(std::string(text));
+        document = load_single_document(std::string(text), source);
     } catch (const YAML::Exception& e) {
         return make_error(place_of(source, e.mark) + ": YAML syntax error: " + e.msg);
     }
-    if (documents.size() > 1)
-        return make_error(std::string(source) + ": more than one YAML document");
+    if (!document)
+        return document.error();
     std::vector<RawSetting> out;
-    if (documents.empty() || documents[0].IsNull())
+    if (document->IsNull())
         return out;
-    const YAML::Node& root = documents[0];
+    const YAML::Node& root = *document;
     if (!root.IsMap())
         return make_error(std::string(source) + ": not a YAML mapping");
     try {

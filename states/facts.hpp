@@ -95,6 +95,8 @@ struct Pref64Fact {
     int ifindex = 0;
     Ipv6Prefix prefix;
     std::int64_t expires_at_ms = 0;
+    /// When this prefix first appeared on this interface; refreshing RAs keep it.
+    std::int64_t first_seen_ms = 0;
     bool operator==(const Pref64Fact&) const = default;
 };
 

@@ -31,7 +31,11 @@ struct MachineSettings {
     bool pref64_enable = true;
     std::optional<Ipv6Prefix> plat_prefix;  ///< set: discovery disabled
     std::optional<Ipv6Prefix> plat_fallback_prefix;
+    /// `tayga-restart-delay`: the translator's first restart delay, the supervision's time base.
+    std::int64_t tayga_restart_delay_ms = kRestartInitialDelayMs;
 
+    /// The translator supervision policy scaled to tayga_restart_delay_ms.
+    SupervisionPolicy translator_policy() const { return scaled_policy(tayga_restart_delay_ms); }
     /// ProbeV4 runs, and native IPv4 matters, only when the check is on and the CLAT does
     /// not replace the default route anyway.
     bool probe_v4() const { return v4_conncheck_enable && !v4_defaultroute_replace; }

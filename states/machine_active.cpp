@@ -207,11 +207,13 @@ Transition on_translator_exit(const state::Active& active, const state::Running&
     if (!exit_is_current(r.translator, e.pid))
         return ignore(active);  // a report about an older child
     state::Running next = r;
-    const ExitDecision decision = record_exit(next.translator, e.status, facts.now_ms);
+    const SupervisionPolicy policy = facts.settings.translator_policy();
+    const ExitDecision decision = record_exit(next.translator, e.status, facts.now_ms, policy);
     if (decision.give_up) {
-        std::string reason = "translator failed " + std::to_string(kFastFailureLimit) +
-                             " times within " + duration_text(kFailureWindowMs) + ", last " +
-                             e.status + "; waiting for reload, rediscover or an uplink change";
+        std::string reason = "translator failed " + std::to_string(policy.fast_failure_limit) +
+                             " times within " + duration_text(policy.failure_window_ms) +
+                             ", last " + e.status +
+                             "; waiting for reload, rediscover or an uplink change";
         return with_phase(active, state::Failed{r.plat, next.translator, reason}, {},
                           "translator gave up: " + e.status);
     }

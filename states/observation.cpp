@@ -51,8 +51,19 @@ std::optional<PlatChoice> pref64_choice(const Observed& observed, int uplink_ifi
     for (const auto& fact : observed.pref64) {
         if (fact.expires_at_ms <= now_ms)
             continue;
-        if (best == nullptr ||
-            (fact.ifindex == uplink_ifindex && best->ifindex != uplink_ifindex)) {
+        if (best == nullptr) {
+            best = &fact;
+            continue;
+        }
+        const bool on_uplink = fact.ifindex == uplink_ifindex;
+        const bool best_on_uplink = best->ifindex == uplink_ifindex;
+        if (on_uplink != best_on_uplink) {
+            if (on_uplink)
+                best = &fact;
+            continue;
+        }
+        if (fact.first_seen_ms > best->first_seen_ms ||
+            (fact.first_seen_ms == best->first_seen_ms && fact.prefix < best->prefix)) {
             best = &fact;
         }
     }

@@ -26,7 +26,10 @@ std::optional<std::string> usable_uplink(const Observed& observed, const std::st
 std::string native_ipv4(const Observed& observed, const std::string& clat_dev);
 
 /// The PREF64 prefix to use at now_ms: among unexpired facts, the one on the uplink device
-/// first, then the first seen. nullopt when there is none.
+/// first, then the one that appeared last (a router moving to a new prefix without
+/// withdrawing the old one is followed at once; refreshes of a prefix do not make it newer, so
+/// two routers announcing different prefixes cause no flapping), then the lowest prefix.
+/// nullopt when there is none.
 std::optional<PlatChoice> pref64_choice(const Observed& observed, int uplink_ifindex,
                                         std::int64_t now_ms);
 

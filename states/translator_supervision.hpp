@@ -20,6 +20,23 @@ inline constexpr std::int64_t kStableRunMs = 60'000;
 inline constexpr std::int64_t kFailureWindowMs = 300'000;
 inline constexpr int kFastFailureLimit = 5;
 
+/// The supervision's times. Like systemd's RestartSec, one setting (`tayga-restart-delay`)
+/// is the time base: the others keep their ratio to it. The defaults are the 1 s policy.
+struct SupervisionPolicy {
+    std::int64_t initial_delay_ms = kRestartInitialDelayMs;
+    std::int64_t max_delay_ms = kRestartMaxDelayMs;
+    std::int64_t fast_failure_ms = kFastFailureMs;
+    std::int64_t stable_run_ms = kStableRunMs;
+    std::int64_t failure_window_ms = kFailureWindowMs;
+    int fast_failure_limit = kFastFailureLimit;
+    bool operator==(const SupervisionPolicy&) const = default;
+};
+
+/// The policy whose initial restart delay is initial_delay_ms (at least 1 ms), every other
+/// time scaled by the same factor as the defaults: cap and stable run 60x, fast failure 10x,
+/// failure window 300x. scaled_policy(1000) == SupervisionPolicy{}.
+SupervisionPolicy scaled_policy(std::int64_t initial_delay_ms);
+
 /// The translator's life as the machine sees it.
 struct TranslatorSupervision {
     enum class Phase {
@@ -33,7 +50,7 @@ struct TranslatorSupervision {
     std::int64_t restart_at_ms = 0;
     std::int64_t restart_delay_ms = 0;  ///< the delay before restart_at_ms
     int restarts = 0;                   ///< restarts since provisioning, for D-Bus
-    std::int64_t next_delay_ms = kRestartInitialDelayMs;
+    int backoff_steps = 0;              ///< doublings of the initial delay for the next restart
     std::vector<std::int64_t> fast_failures;  ///< times of fast failures within the window
     std::string last_exit;                    ///< "exited with status 1", as the agent said
     bool operator==(const TranslatorSupervision&) const = default;
@@ -50,10 +67,13 @@ struct ExitDecision {
 /// older child are stale.
 bool exit_is_current(const TranslatorSupervision& translator, int pid);
 
-/// Records the translator's exit at now_ms and decides; on a restart, the phase becomes
-/// WaitingRestart until now_ms + delay_ms.
+/// Records the translator's exit at now_ms and decides under policy; on a restart, the phase
+/// becomes WaitingRestart until now_ms + delay_ms.
 ExitDecision record_exit(TranslatorSupervision& translator, const std::string& status,
-                         std::int64_t now_ms);
+                         std::int64_t now_ms, const SupervisionPolicy& policy = {});
+
+/// The restart delay after steps doublings: initial_delay_ms * 2^steps, capped.
+std::int64_t restart_delay_ms(const SupervisionPolicy& policy, int steps);
 
 /// Records that the translator runs as pid since now_ms.
 void record_started(TranslatorSupervision& translator, int pid, std::int64_t now_ms);

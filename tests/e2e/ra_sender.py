@@ -8,9 +8,24 @@ host that comes up learns the prefix at once rather than at the next period.
 
 Usage: ra_sender.py --iface lan0 --prefix 2001:db8:64::/96 --lifetime 600
                     --router-lifetime 300 [--interval 3 | --once]
+
+Crafted RAs (the fault tests): each --ra is one RA, a space-separated list of option specs,
+and --count N sends N RAs cycling through them, --rate per second (0: as fast as possible):
+       ra_sender.py --iface lan0 --router-lifetime 300 --count 2000 --rate 0 \
+                    --ra "pref64=2001:db8:64::/96@600 plc7=2001:db8:bad::/96@600" --ra "zero"
+Option specs (PREFIX@LIFETIME: the prefix bits and lifetime written into the option):
+  pref64=P@L   a valid RFC 8781 option; P of /32 /40 /48 /56 /64 /96 (L=0 withdraws)
+  plc6=P@L, plc7=P@L   the reserved Prefix Length Codes 6 and 7, P's first 96 bits
+  len1=P       type 38 with Length 1 (8 bytes: the lifetime/PLC word and 4 prefix bytes)
+  len3=P@L     type 38 with Length 3 (24 bytes, a valid-looking option padded with zeros)
+  zero         type 38 with Length 0 (RFC 4861 section 4.6: invalid)
+  overrun=P@L  type 38 claiming Length 2 (16 bytes) with only 8 bytes left in the RA; it is
+               moved to the end of its RA
+  other        an unknown option type (253, RFC 4727 experimental), 8 bytes
 """
 
 import argparse
+import errno
 import ipaddress
 import math
 import select
@@ -66,6 +81,73 @@ def pref64_option(prefix, lifetime):
     )
 
 
+def pref64_word(lifetime, plc):
+    return struct.pack("!H", (min(math.ceil(lifetime / 8), 0x1FFF) << 3) | plc)
+
+
+def crafted_option(spec):
+    """The bytes of one option spec (see the usage); overrun options are returned as is and
+    placed last by crafted_ra."""
+    kind, _, arg = spec.partition("=")
+    prefix, _, lifetime = arg.partition("@")
+    lifetime = int(lifetime) if lifetime else 600
+    bits = bytes(12)
+    if prefix:
+        bits = ipaddress.IPv6Network(prefix, strict=False).network_address.packed[:12]
+    if kind == "pref64":
+        return pref64_option(prefix, lifetime)
+    if kind in ("plc6", "plc7"):
+        return struct.pack("!BB", ND_OPT_PREF64, 2) + pref64_word(lifetime, int(kind[3])) + bits
+    if kind == "len1":
+        return struct.pack("!BB", ND_OPT_PREF64, 1) + pref64_word(lifetime, 0) + bits[:4]
+    if kind == "len3":
+        return struct.pack("!BB", ND_OPT_PREF64, 3) + pref64_word(lifetime, 0) + bits + bytes(8)
+    if kind == "zero":
+        return struct.pack("!BB", ND_OPT_PREF64, 0) + bytes(6)
+    if kind == "overrun":
+        return struct.pack("!BB", ND_OPT_PREF64, 2) + pref64_word(lifetime, 0) + bits[:4]
+    if kind == "other":
+        return struct.pack("!BB", 253, 1) + bytes(6)
+    raise SystemExit(f"ra_sender: unknown option spec {spec!r}")
+
+
+def crafted_ra(router_lifetime, specs):
+    """One RA from a space-separated list of option specs."""
+    specs = specs.split()
+    last = [s for s in specs if s.startswith("overrun")]
+    options = [crafted_option(s) for s in specs if not s.startswith("overrun")]
+    options += [crafted_option(s) for s in last]
+    return router_advertisement(router_lifetime, b"".join(options))
+
+
+def flood(sock, iface, index, ras, count, rate):
+    """Sends COUNT RAs cycling through RAS, RATE per second (0: at once); returns how many
+    went out. A full socket buffer (ENOBUFS) is waited out, not counted."""
+    source = link_local_address(iface)
+    if source is None:
+        return 0
+    pktinfo = source.packed + struct.pack("=I", index)
+    ancillary = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
+    sent = 0
+    start = time.monotonic()
+    for i in range(count):
+        if rate > 0:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        for _ in range(1000):
+            try:
+                sock.sendmsg([ras[i % len(ras)]], ancillary, 0, ("ff02::1", 0, 0, index))
+                sent += 1
+                break
+            except OSError as err:
+                if err.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    print(f"ra_sender: {iface}: {err.strerror}", flush=True)
+                    return sent
+                time.sleep(0.001)
+    return sent
+
+
 def router_advertisement(router_lifetime, options):
     # Cur Hop Limit, Reachable Time and Retrans Timer 0 mean "unspecified": the host keeps
     # what radvd told it. The kernel fills in the ICMPv6 checksum on raw ICMPv6 sockets.
@@ -91,13 +173,24 @@ def open_socket(iface):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iface", required=True)
-    parser.add_argument("--prefix", required=True)
-    parser.add_argument("--lifetime", type=int, required=True, help="PREF64 lifetime, seconds")
+    parser.add_argument("--prefix")
+    parser.add_argument("--lifetime", type=int, help="PREF64 lifetime, seconds")
     parser.add_argument("--router-lifetime", type=int, required=True)
     parser.add_argument("--interval", type=float, default=3.0)
     parser.add_argument("--once", action="store_true", help="send three RAs and exit")
+    parser.add_argument("--ra", action="append", help="crafted RA: option specs (see above)")
+    parser.add_argument("--count", type=int, default=1, help="crafted RAs to send")
+    parser.add_argument("--rate", type=float, default=0, help="crafted RAs per second, 0: max")
     args = parser.parse_args()
 
+    if args.ra:
+        sock, index = open_socket(args.iface)
+        ras = [crafted_ra(args.router_lifetime, specs) for specs in args.ra]
+        sent = flood(sock, args.iface, index, ras, args.count, args.rate)
+        print(f"ra_sender: {sent} crafted RAs on {args.iface}", flush=True)
+        return 0 if sent == args.count else 1
+    if args.prefix is None or args.lifetime is None:
+        parser.error("--prefix and --lifetime are required without --ra")
     sock, index = open_socket(args.iface)
     ra = router_advertisement(args.router_lifetime, pref64_option(args.prefix, args.lifetime))
     if args.once:

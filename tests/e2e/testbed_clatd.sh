@@ -249,3 +249,26 @@ tb_dump_logs() {
         tail -n 20 "$f"
     done
 }
+
+## tb_clatd_fds: how many file descriptors the running clatd holds.
+tb_clatd_fds() { find "/proc/${TB_CLATD_PID:?}/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+## tb_clatd_fd_targets: what clatd's descriptors point at, sorted, inode numbers stripped
+## ("socket", "pipe", "/dev/net/tun"), to show what leaked when tb_clatd_fds grew.
+tb_clatd_fd_targets() {
+    local fd
+    for fd in "/proc/${TB_CLATD_PID:?}/fd"/*; do readlink "$fd"; done |
+        sed -E 's/:\[[0-9]+\]$//' | sort | uniq -c
+}
+
+## tb_clatd_rss_kib: clatd's resident set size (VmRSS) in KiB.
+tb_clatd_rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/${TB_CLATD_PID:?}/status"; }
+
+## tb_clatd_wait_fds COUNT TIMEOUT: waits until clatd holds COUNT descriptors (a DNS query or a
+## child's pipe may hold one for a moment); on timeout prints the descriptors and fails.
+tb_clatd_wait_fds() {
+    tb_wait_for "[ \"\$(tb_clatd_fds)\" = $1 ]" "$2" && return 0
+    echo "  clatd holds $(tb_clatd_fds) descriptors, expected $1:"
+    tb_clatd_fd_targets | sed 's/^/    /'
+    return 1
+}

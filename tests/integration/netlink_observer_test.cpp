@@ -475,8 +475,11 @@ TEST_CASE("an ND user option message is parsed from raw bytes") {
 
     Observed observed;
     CHECK(apply_message(observed, header, 1000).changed);
-    CHECK(observed.pref64 == std::vector<Pref64Fact>{{7, parsed->pref64[0].prefix, 601'000}});
+    CHECK(observed.pref64 == std::vector<Pref64Fact>{{7, parsed->pref64[0].prefix, 601'000, 1000}});
     CHECK_FALSE(apply_message(observed, header, 1000).changed);
+    // A refresh extends the lifetime but keeps when the prefix first appeared.
+    CHECK(apply_message(observed, header, 4000).changed);
+    CHECK(observed.pref64 == std::vector<Pref64Fact>{{7, parsed->pref64[0].prefix, 604'000, 1000}});
 
     body->nduseropt_opts_len = 24;  // runs past the message
     CHECK_FALSE(parse_nduseropt(header).has_value());

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -151,4 +152,22 @@ TEST_CASE("a child started from the previous child's exit handler keeps its outp
     CHECK(second->code == 0);
     CHECK(second->signal == 0);
     CHECK(contains(lines, "second"));
+}
+
+TEST_CASE("a child that ended before it was watched is reported from the loop, not from watch") {
+    // The agent learns the pid only when start() returns; an exit reported from inside it
+    // (a TAYGA killed at once) came without a pid and ahead of the start.
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0)
+        ::_exit(7);
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);  // a zombie
+    std::optional<ChildExit> ended;
+    reaper.watch(pid, [&](ChildExit e) { ended = e; });
+    CHECK_FALSE(ended.has_value());
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(ended->code == 7);
 }

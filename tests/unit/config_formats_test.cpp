@@ -51,6 +51,7 @@ ctmark=0x2a
 pref64-enable=no
 dad-enable=no
 dbus-admin-group=netadmin
+tayga-restart-delay=0.25
 tayga-extra=wkpf-strict no
 tayga-extra=offlink-mtu 1400
 )";
@@ -88,6 +89,7 @@ ctmark: 42
 pref64-enable: no
 dad-enable: no
 dbus-admin-group: netadmin
+tayga-restart-delay: 0.25
 tayga-extra:
   - wkpf-strict no
   - offlink-mtu 1400
@@ -213,6 +215,18 @@ TEST_CASE("YAML: values must be scalars; null means the default") {
     auto single = parse("tayga-extra: wkpf-strict no\n");
     REQUIRE(single.ok());
     CHECK(single->config.tayga_extra == std::vector<std::string>{"wkpf-strict no"});
+}
+
+TEST_CASE("YAML: found by fuzzing (tests/fuzz/corpus/config_fuzz/regression_*)") {
+    // yaml-cpp 0.7's LoadAll() never returns on a stray token after a flow collection.
+    auto stray = parse("{a}, c\n");
+    REQUIRE_FALSE(stray.ok());
+    CHECK(stray.error().message.starts_with("clatd.conf:"));
+    // Blanks around a value are dropped, as in key=value files, so that the effective
+    // settings read back the same.
+    auto blanks = parse("script-up: \" echo up \"\n");
+    REQUIRE(blanks.ok());
+    CHECK(blanks->config.script_up == "echo up");
 }
 
 TEST_CASE("command-line overrides win over both formats") {

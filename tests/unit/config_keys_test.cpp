@@ -64,6 +64,7 @@ TEST_CASE("the defaults are Perl clatd's") {
     CHECK(c.dad_enable);
     CHECK_FALSE(c.dbus_admin_group);
     CHECK(c.tayga_extra.empty());
+    CHECK(c.tayga_restart_delay_ms == 1000);
 }
 
 TEST_CASE("every key sets its field") {
@@ -125,6 +126,8 @@ TEST_CASE("every key sets its field") {
         {"dad-enable=no", [](const Config& c) { return !c.dad_enable; }},
         {"dbus-admin-group=clatd-admin",
          [](const Config& c) { return c.dbus_admin_group == std::string("clatd-admin"); }},
+        {"tayga-restart-delay=0.05",
+         [](const Config& c) { return c.tayga_restart_delay_ms == 50; }},
         {"tayga-extra=wkpf-strict no",
          [](const Config& c) {
              return c.tayga_extra == std::vector<std::string>{"wkpf-strict no"};
@@ -181,6 +184,12 @@ TEST_CASE("bad values name the file, line and key") {
     CHECK(parse_error("dns64-servers=dns.google") ==
           "test.conf:1: key 'dns64-servers': 'dns.google' is not an IP address");
     CHECK(parse_error("ctmark=-1") == "test.conf:1: key 'ctmark': '-1' is not an integer");
+    CHECK(parse_error("tayga-restart-delay=0.001") ==
+          "test.conf:1: key 'tayga-restart-delay': '0.001' is out of range (0.01 to 60 seconds)");
+    CHECK(parse_error("tayga-restart-delay=61") ==
+          "test.conf:1: key 'tayga-restart-delay': '61' is out of range (0.01 to 60 seconds)");
+    CHECK(parse_error("tayga-restart-delay=1s") ==
+          "test.conf:1: key 'tayga-restart-delay': '1s' is not a number of seconds");
 }
 
 TEST_CASE("a bad value is an error even when a later setting overrides it") {
@@ -223,11 +232,13 @@ TEST_CASE("effective settings list every key in order and read back to the same 
     CHECK(defaults[26] == std::pair<std::string, std::string>{"v4-defaultroute-advmss", "1220"});
     CHECK(defaults[27] == std::pair<std::string, std::string>{"route-table", "0xc1a7"});
     CHECK(defaults[28] == std::pair<std::string, std::string>{"ctmark", "0"});
+    CHECK(defaults[32] == std::pair<std::string, std::string>{"tayga-restart-delay", "1"});
 
     const Config custom = parse_ok(
         "clat-v6-addr=shared\ndns64-servers=2001:db8::53,192.0.2.53\n"
         "plat-prefix=2001:db8:64::/96\ntayga-extra=a b\ntayga-extra=c\n"
-        "ip6tables-enable=no\nv4-defaultroute-mtu=0\nscript-up=echo a=b\n");
+        "ip6tables-enable=no\nv4-defaultroute-mtu=0\nscript-up=echo a=b\n"
+        "tayga-restart-delay=0.125\n");
     const auto settings = effective_settings(custom);
     CHECK(settings.size() == key_names().size() + 1);
     std::string text;

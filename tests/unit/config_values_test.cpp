@@ -112,3 +112,36 @@ TEST_CASE("trim removes blanks at both ends only") {
     CHECK(trim("") == "");
     CHECK(trim(" \t ") == "");
 }
+
+TEST_CASE("durations are decimal seconds with at most 3 decimals, in milliseconds") {
+    CHECK(*parse_seconds_ms("1", 10, 60'000) == 1'000);
+    CHECK(*parse_seconds_ms("0.05", 10, 60'000) == 50);
+    CHECK(*parse_seconds_ms("2.5", 10, 60'000) == 2'500);
+    CHECK(*parse_seconds_ms("0.010", 10, 60'000) == 10);
+    CHECK(*parse_seconds_ms("60", 10, 60'000) == 60'000);
+    CHECK(*parse_seconds_ms("060.000", 10, 60'000) == 60'000);
+    for (const char* bad : {"", ".5", "5.", "1e3", "-1", "0x10", "1,5", "1 s", "a"}) {
+        CAPTURE(bad);
+        CHECK(parse_seconds_ms(bad, 10, 60'000).error().message ==
+              "'" + std::string(bad) + "' is not a number of seconds");
+    }
+    CHECK(parse_seconds_ms("0.0005", 10, 60'000).error().message ==
+          "'0.0005' has more than 3 decimals (milliseconds)");
+    CHECK(parse_seconds_ms("0.009", 10, 60'000).error().message ==
+          "'0.009' is out of range (0.01 to 60 seconds)");
+    CHECK(parse_seconds_ms("60.001", 10, 60'000).error().message ==
+          "'60.001' is out of range (0.01 to 60 seconds)");
+    CHECK(parse_seconds_ms("99999999999999999999", 10, 60'000).error().message ==
+          "'99999999999999999999' is out of range (0.01 to 60 seconds)");
+}
+
+TEST_CASE("seconds_text is the shortest form that reads back") {
+    for (std::uint32_t ms : {10u, 50u, 125u, 999u, 1'000u, 1'500u, 60'000u}) {
+        CAPTURE(ms);
+        CHECK(*parse_seconds_ms(seconds_text(ms), 10, 60'000) == ms);
+    }
+    CHECK(seconds_text(50) == "0.05");
+    CHECK(seconds_text(1'000) == "1");
+    CHECK(seconds_text(1'500) == "1.5");
+    CHECK(seconds_text(10) == "0.01");
+}

@@ -165,6 +165,26 @@ TEST_CASE("repeated failures without a prefix publish once and back off") {
     CHECK(t[3] - t[2] >= 390ms);
 }
 
+TEST_CASE("rediscover_now publishes its outcome even when unchanged; the detail is news") {
+    // A new activation of the agent starts without a DNS64 verdict: it must hear the same
+    // failure again, or it would wait "for DNS64" (and hold the fallback back) forever.
+    Fixture f;
+    f.server.respond([](const Bytes& q) { return dns_reply(q, Rcode::kServFail, {}); });
+    f.discovery->rediscover_now();
+    REQUIRE(f.wait_published(1));
+    f.discovery->rediscover_now();
+    REQUIRE(f.wait_published(2));
+    CHECK(f.published[1].last_kind == Dns64OutcomeKind::kFailed);
+    CHECK(f.published[1].detail == f.published[0].detail);
+    // Another failure (REFUSED after SERVFAIL) is published on its own: the reason follows.
+    f.server.respond([](const Bytes& q) { return dns_reply(q, Rcode::kRefused, {}); });
+    REQUIRE(f.wait_published(3));
+    CHECK(f.published[2].last_kind == Dns64OutcomeKind::kFailed);
+    CHECK(f.published[2].detail.find("REFUSED") != std::string::npos);
+    run_for(f.io, 500ms);
+    CHECK(f.published.size() == 3);
+}
+
 TEST_CASE("stop() ends the querying; destroying with a query in flight is silent") {
     Fixture f;
     f.server.respond([](const Bytes& q) { return dns_reply(q, Rcode::kServFail, {}); });

@@ -131,15 +131,73 @@ TEST_CASE("NXDOMAIN, NODATA and answers without the well-known address mean no D
     CHECK_FALSE(o->result);
 }
 
-TEST_CASE("SERVFAIL and REFUSED are failures") {
+TEST_CASE("an AAAA record with 4 bytes of RDATA is no AAAA: no DNS64, and the reason says so") {
     Fixture f;
-    for (Rcode rcode : {Rcode::kServFail, Rcode::kRefused}) {
+    auto o = f.ask([](const Bytes& q) {
+        Bytes reply = dns_reply(q, Rcode::kNoError, {{v6("2001:db8:64::c000:aa"), 30}});
+        reply[reply.size() - 17] = 4;  // RDLENGTH 16 -> 4, and 4 bytes of RDATA
+        reply.resize(reply.size() - 12);
+        return std::optional<Bytes>(reply);
+    });
+    REQUIRE(o);
+    INFO(o->detail);
+    CHECK(o->kind == Dns64OutcomeKind::kNoDns64);
+    CHECK_FALSE(o->result);
+    CHECK(o->detail.find("1 answer record(s), none a valid AAAA") != std::string::npos);
+}
+
+TEST_CASE("SERVFAIL and REFUSED are failures, named as such, with the server") {
+    Fixture f;
+    for (auto [rcode, name] :
+         {std::pair{Rcode::kServFail, "SERVFAIL"}, std::pair{Rcode::kRefused, "REFUSED"}}) {
         auto o = f.ask(rcode, {{v6("2001:db8:64::c000:aa"), 30}});
         REQUIRE(o);
         CHECK(o->kind == Dns64OutcomeKind::kFailed);
         CHECK_FALSE(o->result);
+        INFO(o->detail);
         CHECK(o->detail.find("query failed") != std::string::npos);
+        // c-ares 1.18 would report these as "connection refused" without NOCHECKRESP.
+        CHECK(o->detail.find(name) != std::string::npos);
+        CHECK(o->detail.find("DNS64 " + f.server.address() + ": ") == 0);
     }
+}
+
+TEST_CASE("with two servers, a SERVFAIL from the first fails over to the second") {
+    boost::asio::io_context io;
+    FakeDnsServer failing{io};
+    FakeDnsServer good{io};
+    failing.respond([](const Bytes& q) { return dns_reply(q, Rcode::kServFail, {}); });
+    good.respond([](const Bytes& q) {
+        return dns_reply(q, Rcode::kNoError, {{v6("2001:db8:64::c000:aa"), 30}});
+    });
+    auto created = Dns64Resolver::create(io, {{failing.address(), good.address()}, 300, 1});
+    REQUIRE(created.ok());
+    auto resolver = std::move(created).value();
+    std::optional<Dns64Outcome> o;
+    resolver->query([&](const Dns64Outcome& outcome) { o = outcome; });
+    clat::test::run_until(io, [&] { return o.has_value(); });
+    REQUIRE(o);
+    INFO(o->detail);
+    CHECK(o->kind == Dns64OutcomeKind::kFound);
+    CHECK(failing.queries() == 1);
+    CHECK(good.queries() == 1);
+    CHECK(o->detail.find("DNS64 servers " + failing.address() + ", " + good.address()) == 0);
+}
+
+TEST_CASE("a reply to another question is dropped, not taken") {
+    Fixture f;
+    // ID echoed, but the question is ipv6only.arpa; its answer would give 2001:db8:bad::/96.
+    auto o = f.ask([](const Bytes& q) {
+        Bytes other = q;
+        other[12 + 4] = '6';  // \x08ipv4only -> \x08ipv6only
+        return std::optional<Bytes>(
+            dns_reply(other, Rcode::kNoError, {{v6("2001:db8:bad::c000:aa"), 30}}));
+    });
+    REQUIRE(o);
+    INFO(o->detail);
+    CHECK(o->kind == Dns64OutcomeKind::kFailed);
+    CHECK_FALSE(o->result);
+    CHECK(o->detail.find("timeout") != std::string::npos);
 }
 
 TEST_CASE("a silent server fails after the c-ares timeout") {

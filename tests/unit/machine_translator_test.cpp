@@ -138,7 +138,7 @@ TEST_CASE("recovery from Failed: reload, rediscover, an uplink change or a new p
         CAPTURE(c.what);
         state::Failed failed{dns64_plat(), {}, "translator failed 5 times"};
         failed.translator.restarts = 4;
-        failed.translator.next_delay_ms = 16'000;
+        failed.translator.backoff_steps = 4;  // 16 s next
         World w(active_with(failed));
         const Transition t = w.send(c.event);
         CHECK(w.name() == "Running");
@@ -160,6 +160,69 @@ TEST_CASE("Failed stays Failed for changes that do not touch the translator") {
     CHECK(w.name() == "Failed");  // a refresh of the same prefix
     CHECK(text(t.effects).empty());
     CHECK(publishes(t));  // the expiry shown changed
+}
+
+TEST_CASE("the scaled policy keeps the default ratios") {
+    CHECK(scaled_policy(1'000) == SupervisionPolicy{});
+    const SupervisionPolicy p = scaled_policy(50);
+    CHECK(p.initial_delay_ms == 50);
+    CHECK(p.max_delay_ms == 3'000);
+    CHECK(p.fast_failure_ms == 500);
+    CHECK(p.stable_run_ms == 3'000);
+    CHECK(p.failure_window_ms == 15'000);
+    CHECK(p.fast_failure_limit == kFastFailureLimit);
+    CHECK(scaled_policy(0).initial_delay_ms == 1);  // never a zero delay that would spin
+    CHECK(restart_delay_ms(p, 0) == 50);
+    CHECK(restart_delay_ms(p, 5) == 1'600);
+    CHECK(restart_delay_ms(p, 6) == 3'000);
+    CHECK(restart_delay_ms(p, 1'000) == 3'000);
+}
+
+TEST_CASE("tayga-restart-delay scales the back-off and its cap") {
+    World w(active_with(running(100, 0)));
+    w.facts.settings.tayga_restart_delay_ms = 50;
+    // 2 s runs: neither fast failures (< 500 ms) nor stable runs (>= 3 s).
+    for (std::int64_t expected : {50, 100, 200, 400, 800, 1'600, 3'000, 3'000}) {
+        CAPTURE(expected);
+        CHECK(crash_and_restart(w, 2'000, "killed by signal 9") == expected);
+    }
+    CHECK(w.status().translator_restarts == 8);
+    CHECK(crash_and_restart(w, 3'000, "killed by signal 9") == 50);  // a stable run resets
+    CHECK(crash_and_restart(w, 2'999, "killed by signal 9") == 100);
+}
+
+TEST_CASE("tayga-restart-delay scales the fast-failure limit and its window") {
+    World w(active_with(running(100, 0)));
+    w.facts.settings.tayga_restart_delay_ms = 50;
+    // Runs of 500 ms are not fast failures at this scale; they do not count towards giving up.
+    for (int i = 0; i < 6; ++i)
+        CHECK(crash_and_restart(w, 500, "killed by signal 9") > 0);
+    for (std::int64_t expected : {3'000, 3'000, 3'000, 3'000})
+        CHECK(crash_and_restart(w, 499, "killed by signal 9") == expected);
+    CHECK(crash_and_restart(w, 499, "killed by signal 9") == -1);
+    CHECK(w.status().reason ==
+          "translator failed 5 times within 15 s, last killed by signal 9; waiting for reload, "
+          "rediscover or an uplink change");
+    // Out of Failed the history is forgotten: the first delay is the scaled one again.
+    w.send(event::RediscoverRequested{});
+    w.send(event::TranslatorStarted{900});
+    CHECK(crash_and_restart(w, 10, "killed by signal 9") == 50);
+}
+
+TEST_CASE("scaled fast failures spread wider than the scaled window do not give up") {
+    World w(active_with(running(100, 0)));
+    w.facts.settings.tayga_restart_delay_ms = 50;
+    for (int i = 0; i < 8; ++i) {
+        const state::Running* r = w.running_state();
+        REQUIRE(r);
+        w.at(r->translator.started_at_ms + 100);
+        w.send(event::TranslatorExited{*r->translator.pid, "exited with status 1"});
+        REQUIRE(w.name() == "Running");
+        w.at(w.facts.now_ms + 4'000);  // 4 s apart: 4 of them span more than 15 s
+        w.send(event::TimerExpired{Timer::TranslatorRestart});
+        w.send(event::TranslatorStarted{200 + i});
+    }
+    CHECK(w.status().translator_restarts == 8);
 }
 
 }  // namespace clat::test

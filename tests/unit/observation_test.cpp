@@ -83,9 +83,27 @@ TEST_CASE("PREF64: unexpired facts only, the uplink's first") {
     CHECK(choice->prefix.to_string() == "2001:db8:64::/64");
     CHECK(choice->source == PlatSource::Pref64);
     CHECK(choice->expires_at_ms == 9000);
+    // Neither on the uplink, the same age: the lowest prefix.
+    CHECK(pref64_choice(o, 7, 1000)->prefix.to_string() == "2001:db8:64::/64");
+    o.pref64[0].first_seen_ms = 100;
     CHECK(pref64_choice(o, 7, 1000)->prefix.to_string() == "2001:db8:65::/96");
     CHECK(pref64_choice(o, 7, 6000)->prefix.to_string() == "2001:db8:64::/64");
     CHECK_FALSE(pref64_choice(o, 2, 9000));
+}
+
+TEST_CASE("PREF64: of two prefixes on the uplink, the one that appeared last") {
+    auto o = host();
+    o.pref64 = {Pref64Fact{2, *Ipv6Prefix::parse("2001:db8:64::/96"), 90'000, 500},
+                Pref64Fact{2, *Ipv6Prefix::parse("2001:db8:65::/96"), 60'000, 2000},
+                Pref64Fact{3, *Ipv6Prefix::parse("2001:db8:66::/96"), 90'000, 8000}};
+    CHECK(pref64_choice(o, 2, 3000)->prefix.to_string() == "2001:db8:65::/96");
+    // Once the newer one lapses the older one, still valid, is used again.
+    CHECK(pref64_choice(o, 2, 60'000)->prefix.to_string() == "2001:db8:64::/96");
+    // Same age: the lowest prefix, whatever the order of the facts.
+    o.pref64[1].first_seen_ms = 500;
+    CHECK(pref64_choice(o, 2, 3000)->prefix.to_string() == "2001:db8:64::/96");
+    std::swap(o.pref64[0], o.pref64[1]);
+    CHECK(pref64_choice(o, 2, 3000)->prefix.to_string() == "2001:db8:64::/96");
 }
 
 TEST_CASE("DAD state of an address as the kernel reports it") {

@@ -1,0 +1,231 @@
+# shellcheck shell=bash
+# The figures of scripts/bench, one function each, on a bed from tests/e2e/testbed.sh (sourced
+# by the script before this file). Each writes `f<N>.<key>=<value>` lines to $RESULTS with put;
+# tests/bench/report.py turns them into the table. Diagnostics go to stderr, stdout stays
+# for the table. Needs BENCH (the clat_bench tool), CLATD, CLATCTL.
+
+BENCH_CONF='v4-conncheck-delay=0'
+BENCH_V6_NET=2001:db8:fe::  # native IPv6 between the router and the server side (figure 6)
+
+put() { printf '%s=%s\n' "$1" "$2" >>"$RESULTS"; }
+
+## field FILE KEY [LINE_PREFIX]: the value of KEY=… on the first line (starting with
+## LINE_PREFIX) of FILE that has it.
+field() {
+    grep -E "^${3:-}" "$1" 2>/dev/null | grep -oE "(^| )$2=[^ ]*" | head -n 1 | sed 's/.*=//'
+}
+
+## line FILE PREFIX: the first line of FILE starting with PREFIX, without it.
+line() { sed -n "s/^$2 *//p" "$1" | head -n 1; }
+
+bench__log() { echo "bench: $*" >&2; }
+
+## bench_ensure_running: clatd (with -d, v4-conncheck-delay=0) runs and IPv4 works through it.
+bench_ensure_running() {
+    local pid
+    pid=$(tb_clatd_pid)
+    [ -n "$pid" ] && tb_alive "$pid" && return 0
+    echo "$BENCH_CONF" >"$TB_DIR/clatd.conf"
+    tb_clatd_start || return 1
+    tb_clatd_wait_state Running 30 >&2 && tb_wait_ipv4 10 && sleep 1
+}
+
+# Figure 2: t0 is stamped by clat_bench right before it execs clatd (a wrapper stands in for
+# $CLATD); the probe loop (TCP connects every 5 ms) runs in the host namespace from before.
+bench_cold_start() {
+    local runs=$1 i probe t0 reply samples=() wrapper=$TB_DIR/clatd-stamped
+    printf '#!/bin/sh\nexec "%s" stamp-exec "%s" "%s" "$@"\n' "$BENCH" "$TB_DIR/t0" "$CLATD" \
+        >"$wrapper"
+    chmod +x "$wrapper"
+    echo "$BENCH_CONF" >"$TB_DIR/clatd.conf"
+    for ((i = 1; i <= runs; i++)); do
+        [ -z "$(tb_clatd_pid)" ] || tb_clatd_stop >/dev/null
+        rm -f "$TB_DIR/t0" "$TB_DIR/probe.ready"
+        tb_host "$BENCH" probe --dst "$TB_SERVER4" --port 80 --interval-ms 5 --timeout-ms 20000 \
+            --ready-file "$TB_DIR/probe.ready" >"$TB_DIR/probe.out" 2>&1 &
+        probe=$!
+        tb_wait_for "[ -s $TB_DIR/probe.ready ]" 5
+        CLATD=$wrapper tb_clatd_start
+        wait "$probe"
+        t0=$(cat "$TB_DIR/t0" 2>/dev/null)
+        reply=$(field "$TB_DIR/probe.out" reply_us)
+        if [ -n "$t0" ] && [ "${reply:-0}" != 0 ]; then
+            samples+=($((reply - t0)))
+        else
+            bench__log "cold start $i: no IPv4 reply ($(cat "$TB_DIR/probe.out"))"
+        fi
+        tb_clatd_stop >/dev/null
+    done
+    put f2.runs "$runs"
+    put f2.samples_us "${samples[*]}"
+}
+
+# Figure 1: clat_bench adds/removes 2001:db8:ffee::1/128 on the uplink and reads the
+# "reconcile done" lines of the debug log.
+bench_events() {
+    local out=$TB_DIR/events.out
+    tb_host "$BENCH" events --dev "$TB_UPLINK" --log "$TB_DIR/clatd.log" --count "$1" \
+        >"$out" 2>&1 || bench__log "events: $(cat "$out")"
+    put f1.events "$1"
+    put f1.total "$(line "$out" event_to_done_us)"
+    put f1.internal "$(line "$out" agent_internal_us)"
+    put f1.messages "$(line "$out" messages_per_batch)"
+    put f1.missed "$(field "$out" missed)"
+}
+
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+## bench_timers PID: the agent's armed timerfds ("next expiry in s" each; Asio keeps one for
+## the earliest of its timers).
+bench_timers() {
+    local fd out=""
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:[timerfd]" ] || continue
+        out+=$(awk '/^it_value/ {gsub(/[(),]/, " "); printf "%.2fs ", $2 + $3 / 1e9}' \
+            "/proc/$1/fdinfo/${fd##*/}")
+    done
+    echo "${out% }"
+}
+
+# Figure 4: context switches from /proc/<pid>/status over the window; what woke the agent
+# up is read from its log (netlink batches, DNS64 refresh queries).
+bench_idle() {
+    local secs=$1 pid mark v0 n0 v1 n1 window
+    pid=$(tb_clatd_pid)
+    sleep 2
+    mark=$(tb_clatd_mark)
+    v0=$(status_kb "$pid" voluntary_ctxt_switches)
+    n0=$(status_kb "$pid" nonvoluntary_ctxt_switches)
+    sleep "$secs"
+    v1=$(status_kb "$pid" voluntary_ctxt_switches)
+    n1=$(status_kb "$pid" nonvoluntary_ctxt_switches)
+    window=$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log")
+    put f4.seconds "$secs"
+    put f4.voluntary "$((v1 - v0))"
+    put f4.nonvoluntary "$((n1 - n0))"
+    put f4.rss_kb "$(status_kb "$pid" VmRSS)"
+    put f4.hwm_kb "$(status_kb "$pid" VmHWM)"
+    put f4.threads "$(status_kb "$pid" Threads)"
+    put f4.netlink_batches "$(grep -c 'reconcile done' <<<"$window")"
+    put f4.dns64_queries "$(grep -c 'dns64 prefix=\|dns64 none' <<<"$window")"
+    put f4.dns64_ttl_s "$(grep -o 'expires-in=[0-9]*' <<<"$window" | tail -n 1 | cut -d= -f2)"
+    put f4.other_lines "$(grep -vc \
+        'reconcile done\|dns64 prefix=\|event PlatDiscovered\|effect publish-status' <<<"$window")"
+    put f4.timers "$(bench_timers "$pid")"
+}
+
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+sched_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
+
+## bench_wait_quiet PID: until the agent used under 2 ms of CPU in 0.5 s (at most 60 s).
+bench_wait_quiet() {
+    local a b i
+    for ((i = 0; i < 120; i++)); do
+        a=$(sched_ns "$1")
+        sleep 0.5
+        b=$(sched_ns "$1")
+        [ $((b - a)) -lt 2000000 ] && return 0
+    done
+    return 1
+}
+
+# Figure 5: clat_bench sends the storm (half adds, half deletes, in table 1234) and deletes the
+# IPv4 default route through the clat device in the middle; CPU from /proc/<pid>/stat
+# (utime+stime, ticks) and, finer, /proc/<pid>/task/*/schedstat (ns on CPU).
+bench_storm() {
+    local routes=$(($1 / 2)) out=$TB_DIR/storm.out pid mark c0 s0 c1 s1 hz
+    pid=$(tb_clatd_pid)
+    hz=$(getconf CLK_TCK)
+    mark=$(tb_clatd_mark)
+    c0=$(cpu_ticks "$pid")
+    s0=$(sched_ns "$pid")
+    tb_host "$BENCH" storm --routes "$routes" --table 1234 --break-dev clat \
+        --restore-timeout-ms 15000 >"$out" 2>&1 || bench__log "storm: $(cat "$out")"
+    bench_wait_quiet "$pid" || bench__log "storm: the agent is still busy"
+    c1=$(cpu_ticks "$pid")
+    s1=$(sched_ns "$pid")
+    put f5.events "$(field "$out" events)"
+    put f5.errors "$(field "$out" errors)"
+    put f5.rate_per_s "$(field "$out" rate_per_s)"
+    put f5.generation_us "$(field "$out" generation_us)"
+    put f5.cpu_us "$(((c1 - c0) * 1000000 / hz))"
+    put f5.sched_us "$(((s1 - s0) / 1000))"
+    put f5.break_us "$(field "$out" break_us)"
+    put f5.storm_end_us "$(field "$out" storm_end_us)"
+    put f5.restored_us "$(field "$out" restored_us)"
+    put f5.route_back "$(tb_host ip -4 route show default dev clat | grep -q . && echo yes || echo no)"
+    put f5.overruns "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" | grep -c 'netlink overrun')"
+    put f5.resync_failures "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" |
+        grep -c 'netlink resync failed')"
+    put f5.batches "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" | grep -c 'reconcile done')"
+}
+
+iperf_bps() {
+    "$TB_PY" -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$1" \
+        2>/dev/null
+}
+
+# Figure 6: iperf3 from the host to the IPv4-only server through the CLAT (TAYGA on the host)
+# and the PLAT (TAYGA + masquerade on the router), next to native IPv6 over the same two veths
+# and the same router (IPv6 turned on between router and server for this).
+bench_throughput() {
+    local secs=$1 v4=$TB_NS_V4 v6addr=${BENCH_V6_NET}2
+    if ! { ip netns exec "$v4" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+        net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_dad=0 &&
+        ip -n "$v4" addr add "$v6addr/64" dev eth0 nodad &&
+        ip -n "$TB_NS_RTR" addr add "${BENCH_V6_NET}1/64" dev "$TB_RTR_WAN" nodad &&
+        ip -n "$v4" -6 route add default via "${BENCH_V6_NET}1"; }; then
+        bench__log "throughput: cannot set up IPv6 towards the server side"
+    fi
+    tb_spawn v4 iperf4 iperf3 -s -B "$TB_SERVER4" -p 5201
+    tb_spawn v4 iperf6 iperf3 -s -B "$v6addr" -p 5202
+    tb_wait_for "ip netns exec $v4 ss -ltn | grep -q ':5202 ' && \
+        ip netns exec $v4 ss -ltn | grep -q ':5201 '" 5
+    tb_host iperf3 -4 -c "$TB_SERVER4" -p 5201 -t "$secs" -J >"$TB_DIR/iperf4.json" 2>&1
+    tb_host iperf3 -6 -c "$v6addr" -p 5202 -t "$secs" -J >"$TB_DIR/iperf6.json" 2>&1
+    tb_stop iperf4
+    tb_stop iperf6
+    put f6.seconds "$secs"
+    put f6.ipv4_bps "$(iperf_bps "$TB_DIR/iperf4.json")"
+    put f6.ipv6_bps "$(iperf_bps "$TB_DIR/iperf6.json")"
+    put f6.clat_mtu "$(tb_host cat /sys/class/net/clat/mtu 2>/dev/null)"
+    put f6.route_mtu "$(tb_host ip -4 route show default dev clat | sed -n 's/.* mtu \([0-9]*\).*/\1/p')"
+    put f6.uplink_mtu "$(tb_host cat "/sys/class/net/$TB_UPLINK/mtu")"
+    put f6.ipv4_target "$TB_SERVER4"
+    put f6.ipv6_target "$v6addr"
+}
+
+# Figure 3: the probe counts only answers after the first IPv6 reply addressed into the new
+# prefix reached the uplink, i.e. IPv4 working through the new CLAT address.
+bench_renumber() {
+    local runs=$1 i prefix probe t0 out=$TB_DIR/renumber.out reply path addr
+    local samples=() paths=() addrs=()
+    for ((i = 1; i <= runs; i++)); do
+        prefix=2001:db8:$((i + 1))::/64
+        rm -f "$TB_DIR/probe.ready"
+        tb_host "$BENCH" probe --dst "$TB_SERVER4" --port 80 --interval-ms 5 --timeout-ms 20000 \
+            --new-prefix "$prefix" --dev "$TB_UPLINK" --ready-file "$TB_DIR/probe.ready" \
+            >"$out" 2>&1 &
+        probe=$!
+        tb_wait_for "[ -s $TB_DIR/probe.ready ]" 5
+        t0=$("$BENCH" now)
+        tb_renumber "$prefix"
+        wait "$probe"
+        reply=$(field "$out" reply_us) path=$(field "$out" path_us) addr=$(field "$out" address_us)
+        if [ "${reply:-0}" != 0 ]; then
+            samples+=($((reply - t0)))
+            [ "${path:-0}" = 0 ] || paths+=($((path - t0)))
+            [ "${addr:-0}" = 0 ] || addrs+=($((addr - t0)))
+        else
+            bench__log "renumbering $i: IPv4 did not come back ($(cat "$out"))"
+        fi
+        tb_wait_slaac 10
+        tb_clatd_wait_state Running 10 >&2
+        sleep 1
+    done
+    put f3.runs "$runs"
+    put f3.samples_us "${samples[*]}"
+    put f3.path_us "${paths[*]}"
+    put f3.address_us "${addrs[*]}"
+}
