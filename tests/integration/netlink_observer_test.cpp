@@ -340,7 +340,8 @@ TEST_CASE("an address that fails duplicate address detection is reported dad_fai
     sh("ip link add dad0 type veth peer name dad1");
     sh("ip link set dad1 netns " + std::to_string(peer.pid()));
     peer.sh(
-        "sysctl -qw net.ipv6.conf.dad1.accept_dad=0 && ip link set dad1 up && "
+        "sysctl -qw net.ipv6.conf.dad1.accept_dad=0 net.ipv6.conf.dad1.keep_addr_on_down=1 && "
+        "ip link set dad1 up && "
         "ip addr add 2001:db8:d::1/64 dev dad1");
     sh("sysctl -qw net.ipv6.conf.dad0.accept_dad=1 net.ipv6.neigh.dad0.retrans_time_ms=300");
     sh("ip link set dad0 up");
@@ -354,10 +355,17 @@ TEST_CASE("an address that fails duplicate address detection is reported dad_fai
         return a;
     };
 
+    // The peer answers at once, so tentative and dadfailed could land in one coalesced burst.
+    // Without carrier the kernel holds the address tentative and starts DAD only when the
+    // carrier returns: the tentative phase is then observable for sure.
+    peer.sh("ip link set dad1 down");
+    REQUIRE(f.run_until([&] { return !f.seen().link_by_name("dad0")->lower_up; }));
     sh("ip addr add 2001:db8:d::1/64 dev dad0");
+    CHECK(f.run_until([&] { return state("2001:db8:d::1") != nullptr; }));
+    CHECK(seen_tentative);
+    peer.sh("ip link set dad1 up");
     CHECK(f.run_until([&] { return state("2001:db8:d::1") && state("2001:db8:d::1")->dad_failed; },
                       10s));
-    CHECK(seen_tentative);
     CHECK_FALSE(state("2001:db8:d::1")->usable());
 
     seen_tentative = false;
