@@ -1,5 +1,6 @@
 #include "config/builder.hpp"
 #include "config/load.hpp"
+#include "config/values.hpp"
 
 namespace clat::config {
 namespace {
@@ -57,10 +58,11 @@ Status parse_setting(std::string_view arg, CommandLine& cli) {
     if (eq == std::string_view::npos)
         return make_error(place("unexpected argument '" + std::string(arg) +
                                 "' (settings are written key=value)"));
-    const auto key = arg.substr(0, eq);
+    // Blanks around the key and the value are ignored, as they are in both file formats.
+    const auto key = trim(arg.substr(0, eq));
     if (!is_known_key(key))
         return make_error(place("unknown key '" + std::string(key) + "'"));
-    cli.overrides.emplace_back(std::string(key), std::string(arg.substr(eq + 1)));
+    cli.overrides.emplace_back(std::string(key), std::string(trim(arg.substr(eq + 1))));
     return Ok{};
 }
 

@@ -79,6 +79,15 @@ TEST_CASE("command line: key=value overrides are kept in order") {
     CHECK(r->debug == 1);
 }
 
+TEST_CASE("command line: blanks around keys and values are ignored, as in the files") {
+    auto r =
+        parse_args({"plat-prefix= 2001:db8:64::/96 ", " clat-dev =clat1", "script-up=  a b\t"});
+    REQUIRE(r.ok());
+    CHECK(r->overrides ==
+          std::vector<std::pair<std::string, std::string>>{
+              {"plat-prefix", "2001:db8:64::/96"}, {"clat-dev", "clat1"}, {"script-up", "a b"}});
+}
+
 TEST_CASE("command line: unknown options and keys are errors") {
     CHECK(args_error({"foo=1"}) == "command line: unknown key 'foo'");
     CHECK(args_error({"clat_dev=1"}) == "command line: unknown key 'clat_dev'");
