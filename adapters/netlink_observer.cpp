@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -69,6 +70,7 @@ NetlinkObserver::NetlinkObserver(boost::asio::io_context& io, std::function<std:
       options_(options),
       expiry_timer_(io),
       retry_timer_(io),
+      proxy_timer_(io),
       buffer_(kBufferBytes) {}
 
 NetlinkObserver::~NetlinkObserver() {
@@ -88,6 +90,7 @@ Status NetlinkObserver::start() {
     observed_ = std::move(fresh);
     descriptor_.emplace(io_, nl_socket_get_fd(events_.get()));
     arm();
+    schedule_proxy_poll();
     return Ok{};
 }
 
@@ -101,6 +104,7 @@ void NetlinkObserver::stop() {
     }
     expiry_timer_.cancel();
     retry_timer_.cancel();
+    proxy_timer_.cancel();
     events_.reset();
     requests_.reset();
     alive_ = std::make_shared<int>(0);
@@ -270,7 +274,60 @@ Status NetlinkObserver::dump_into(Observed& fresh) {
         if (status)
             status = request(RTM_GETROUTE, &route, sizeof route, "dump routes", apply);
     }
+    if (status)
+        status = dump_proxies(apply);
     return status;
+}
+
+Status NetlinkObserver::dump_proxies(const Handler& handler) {
+    // NTF_PROXY in a dump request selects the proxy table (pneigh_dump_table).
+    ndmsg proxy{};
+    proxy.ndm_family = AF_INET6;
+    proxy.ndm_flags = NTF_PROXY;
+    return request(RTM_GETNEIGH, &proxy, sizeof proxy, "dump proxy neighbours", handler);
+}
+
+Result<bool> NetlinkObserver::refresh_proxies() {
+    if (!requests_)
+        return make_error("netlink observer is not started");
+    Observed fresh;
+    const Handler apply = [&](const nlmsghdr* message) {
+        ++stats_.dumped;
+        (void)apply_message(fresh, message, 0);
+    };
+    if (Status dumped = dump_proxies(apply); !dumped)
+        return dumped.error();
+    // An entry of a link deleted between the dump and now must not come back.
+    std::erase_if(fresh.proxies_v6,
+                  [&](const ProxyNeighbourV6& p) { return !observed_.links.contains(p.ifindex); });
+    if (fresh.proxies_v6 == observed_.proxies_v6)
+        return false;
+    observed_.proxies_v6 = std::move(fresh.proxies_v6);
+    return true;
+}
+
+void NetlinkObserver::set_proxy_poll(std::chrono::milliseconds interval) {
+    if (interval == proxy_poll_)
+        return;
+    proxy_poll_ = interval;
+    schedule_proxy_poll();
+}
+
+void NetlinkObserver::schedule_proxy_poll() {
+    proxy_timer_.cancel();
+    if (proxy_poll_.count() <= 0 || !requests_)
+        return;
+    proxy_timer_.expires_after(proxy_poll_);
+    proxy_timer_.async_wait(
+        [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+            if (ec || alive.expired())
+                return;
+            if (auto changed = refresh_proxies(); !changed)
+                spdlog::warn("netlink proxy refresh failed: {}", changed.error().message);
+            else if (*changed)
+                notify();
+            schedule_proxy_poll();
+        });
 }
 
 Status NetlinkObserver::request(int type, const void* header, std::size_t header_size,

@@ -1,9 +1,11 @@
 #pragma once
-/// Watches the kernel's links, addresses, routes (all tables) and Router Advertisement PREF64
-/// options over rtnetlink and keeps an Observed snapshot of them, on the agent's io_context.
+/// Watches the kernel's links, addresses, routes (all tables), IPv6 proxy neighbour entries
+/// (by dump only) and Router Advertisement PREF64 options over rtnetlink, and keeps an
+/// Observed snapshot of them, on the agent's io_context.
 /// Bursts of events are coalesced into one change notification; a receive-queue overrun
 /// (ENOBUFS) is answered by re-dumping everything, so the snapshot is never silently wrong.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -91,6 +93,13 @@ class NetlinkObserver {
     /// one (PREF64 facts cannot be dumped and are carried over). Synchronous.
     Status resync();
 
+    /// Re-dumps the IPv6 proxy neighbour table into the snapshot; true when it changed. The
+    /// kernel announces neither new nor removed proxy entries (nor the flush of a device's
+    /// entries when it is set down), so whoever relies on them refreshes them. Synchronous.
+    Result<bool> refresh_proxies();
+    /// Refreshes the proxy entries every interval and notifies when they changed; 0 stops.
+    void set_proxy_poll(std::chrono::milliseconds interval);
+
     /// Asks the kernel which device and source it would use towards dst. Synchronous; the
     /// kernel answers at once. Errors carry the kernel's reason (e.g. unreachable).
     Result<RouteLookup> lookup_route(const Ipv6Address& dst);
@@ -106,6 +115,8 @@ class NetlinkObserver {
     bool read_pass(bool& changed);
     void discard_queue();
     Status dump_into(Observed& fresh);
+    Status dump_proxies(const Handler& handler);
+    void schedule_proxy_poll();
     Status request(int type, const void* header, std::size_t header_size, const std::string& what,
                    const Handler& handler);
     Status transact(nl_msg* message, const std::string& what, const Handler& handler);
@@ -130,6 +141,8 @@ class NetlinkObserver {
     std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     boost::asio::steady_timer expiry_timer_;
     boost::asio::steady_timer retry_timer_;
+    boost::asio::steady_timer proxy_timer_;
+    std::chrono::milliseconds proxy_poll_{0};
     std::vector<std::uint8_t> buffer_;
     Observed observed_;
     NetlinkObserverStats stats_;

@@ -2,6 +2,7 @@
 
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -143,6 +144,7 @@ const auto kRouteKey = [](const auto& r) {
     return std::tie(r.table, r.destination, r.metric, r.oif, r.type);
 };
 const auto kPref64Key = [](const Pref64Fact& f) { return std::tie(f.ifindex, f.prefix); };
+const auto kProxyKey = [](const ProxyNeighbourV6& p) { return std::tie(p.ifindex, p.address); };
 
 bool forget_ifindex(Observed& observed, int ifindex) {
     std::size_t n = 0;
@@ -151,6 +153,7 @@ bool forget_ifindex(Observed& observed, int ifindex) {
     n += std::erase_if(observed.routes_v4, [&](const auto& r) { return r.oif == ifindex; });
     n += std::erase_if(observed.routes_v6, [&](const auto& r) { return r.oif == ifindex; });
     n += std::erase_if(observed.pref64, [&](const auto& f) { return f.ifindex == ifindex; });
+    n += std::erase_if(observed.proxies_v6, [&](const auto& p) { return p.ifindex == ifindex; });
     return n > 0;
 }
 
@@ -217,6 +220,16 @@ MessageEffect apply_route(Observed& observed, const nlmsghdr* message) {
     if (const auto* v6 = std::get_if<RouteV6>(&parsed))
         return {apply_one_route(observed.routes_v6, *v6, message), false};
     return {};
+}
+
+MessageEffect apply_proxy(Observed& observed, const nlmsghdr* message) {
+    auto proxy = parse_proxy_neighbour(message);
+    if (!proxy)
+        return {};
+    return {message->nlmsg_type == RTM_DELNEIGH
+                ? erase_sorted(observed.proxies_v6, *proxy, kProxyKey)
+                : upsert_sorted(observed.proxies_v6, *proxy, kProxyKey),
+            false};
 }
 
 MessageEffect apply_nduseropt(Observed& observed, const nlmsghdr* message, std::int64_t now) {
@@ -326,6 +339,19 @@ std::optional<NdUserOptions> parse_nduseropt(const nlmsghdr* message) {
                          pref64_options(std::span(options, header->nduseropt_opts_len))};
 }
 
+std::optional<ProxyNeighbourV6> parse_proxy_neighbour(const nlmsghdr* message) {
+    const auto* nd = header_of<ndmsg>(message);
+    std::array<nlattr*, NDA_MAX + 1> tb{};
+    if ((message->nlmsg_type != RTM_NEWNEIGH && message->nlmsg_type != RTM_DELNEIGH) ||
+        nd == nullptr || nd->ndm_family != AF_INET6 || (nd->ndm_flags & NTF_PROXY) == 0 ||
+        !parse_attributes<NDA_MAX, ndmsg>(message, tb))
+        return std::nullopt;
+    auto address = address_of<Ipv6Address>(tb[NDA_DST]);
+    if (!address || nd->ndm_ifindex <= 0)
+        return std::nullopt;
+    return ProxyNeighbourV6{nd->ndm_ifindex, *address};
+}
+
 std::optional<RouteAnswer> parse_route_answer(const nlmsghdr* message) {
     const auto* rt = header_of<rtmsg>(message);
     std::array<nlattr*, RTA_MAX + 1> tb{};
@@ -350,6 +376,9 @@ MessageEffect apply_message(Observed& observed, const nlmsghdr* message, std::in
         case RTM_NEWROUTE:
         case RTM_DELROUTE:
             return apply_route(observed, message);
+        case RTM_NEWNEIGH:
+        case RTM_DELNEIGH:
+            return apply_proxy(observed, message);
         case RTM_NEWNDUSEROPT:
             return apply_nduseropt(observed, message, now_ms);
         default:

@@ -49,11 +49,14 @@ ParsedAddress parse_address(const nlmsghdr* message);
 ParsedRoute parse_route(const nlmsghdr* message);
 /// RTM_NEWNDUSEROPT from a Router Advertisement; its PREF64 options (RFC 8781).
 std::optional<NdUserOptions> parse_nduseropt(const nlmsghdr* message);
+/// RTM_NEWNEIGH / RTM_DELNEIGH of an IPv6 proxy entry (NTF_PROXY), as a proxy-table dump
+/// answers; nullopt for ordinary neighbours and anything malformed.
+std::optional<ProxyNeighbourV6> parse_proxy_neighbour(const nlmsghdr* message);
 /// An RTM_NEWROUTE answering RTM_GETROUTE.
 std::optional<RouteAnswer> parse_route_answer(const nlmsghdr* message);
 
-/// Applies one rtnetlink message (new or deleted link, address, route; ND user option) to
-/// the snapshot. Other message types change nothing. now_ms stamps PREF64 expiry.
+/// Applies one rtnetlink message (new or deleted link, address, route, proxy entry; ND user
+/// option) to the snapshot. Other message types change nothing. now_ms stamps PREF64 expiry.
 MessageEffect apply_message(Observed& observed, const nlmsghdr* message, std::int64_t now_ms);
 
 /// Drops PREF64 facts that expired at or before now_ms; true when any was dropped.

@@ -96,6 +96,7 @@ Status Agent::start() {
     observer_ = std::make_unique<NetlinkObserver>(io_, monotonic_ms, [this] { evaluate(); });
     if (auto started = observer_->start(); !started)
         return started.error();
+    watch_proxies();
 
     arm_signals();
     view_.machine = machine_.status();
@@ -222,6 +223,8 @@ void Agent::evaluate() {
         if (pref64 != pref64_) {
             pref64_ = pref64;
             if (pref64) {
+                if (solicitor_)
+                    solicitor_->cancel();
                 spdlog::info("pref64 prefix={} lifetime={}s", pref64->prefix.to_string(),
                              (*pref64->expires_at_ms - monotonic_ms()) / 1000);
                 post(event::PlatDiscovered{PlatSource::Pref64, pref64->prefix,
@@ -253,6 +256,14 @@ void Agent::start_discovery() {
     // A PREF64 heard while idle was ignored by the machine: say it again.
     if (pref64_) {
         post(event::PlatDiscovered{PlatSource::Pref64, pref64_->prefix, pref64_->expires_at_ms});
+    }
+    // The kernel keeps no RA options: without a solicitation, a PREF64 would come only with
+    // the router's next periodic RA (RFC 4861 §6.3.7).
+    const Link* uplink = uplink_ ? observer_->observed().link_by_name(*uplink_) : nullptr;
+    if (config_.pref64_enable && !pref64_ && !config_.plat_prefix && uplink) {
+        if (!solicitor_)
+            solicitor_ = std::make_unique<RouterSolicitor>(io_);
+        solicitor_->solicit(uplink->index, *uplink_);
     }
     if (config_.plat_prefix)
         return;
@@ -293,6 +304,8 @@ void Agent::start_discovery() {
 void Agent::stop_discovery() {
     if (dns64_)
         dns64_->stop();
+    if (solicitor_)
+        solicitor_->cancel();
 }
 
 Status Agent::reload() {
@@ -309,6 +322,7 @@ Status Agent::reload() {
     Config old = config_;
     config_ = loaded->config;
     spdlog::default_logger()->set_level(log_level(config_.quiet, config_.debug));
+    watch_proxies();
     // Logging, the scripts and the restart back-off take effect as they are used; everything
     // else shapes the CLAT.
     Config a = old;
@@ -331,6 +345,13 @@ Status Agent::reload() {
     });
     publish_status();
     return Ok{};
+}
+
+void Agent::watch_proxies() {
+    // Proxy entries raise no netlink event: with proxynd-enable, poll for one removed behind
+    // our back (make_current_plan also re-reads them before every plan).
+    observer_->set_proxy_poll(config_.proxynd_enable ? kProxyPollInterval
+                                                     : std::chrono::milliseconds(0));
 }
 
 void Agent::rediscover() {

@@ -5,6 +5,7 @@
 /// kernel, TAYGA for translation, the up/down scripts, DNS64 discovery, sd_notify and D-Bus.
 /// Effects never dispatch: whatever they lead to comes back as a posted event.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "adapters/dns64_resolver.hpp"
 #include "adapters/netlink_kernel.hpp"
 #include "adapters/netlink_observer.hpp"
+#include "adapters/router_solicitor.hpp"
 #include "adapters/systemd_notify.hpp"
 #include "adapters/translator.hpp"
 #include "agent/asio.hpp"
@@ -34,6 +36,10 @@ struct AgentView {
     std::int64_t last_transition_unix_us = 0;
     std::string last_error;
 };
+
+/// How often proxy neighbour entries are re-read while proxynd-enable is on: the kernel
+/// announces neither their creation nor their removal.
+inline constexpr std::chrono::milliseconds kProxyPollInterval{10'000};
 
 class Agent {
   public:
@@ -77,6 +83,7 @@ class Agent {
     void publish_status();
     void finish(int code);
     void arm_signals();
+    void watch_proxies();
 
     // provisioning.cpp: provision, reconcile, DAD, scripts, translator, teardown.
     void begin_provision(const PlatChoice& plat, bool initial);
@@ -106,6 +113,7 @@ class Agent {
     std::unique_ptr<Executor> executor_;
     std::unique_ptr<NetlinkObserver> observer_;
     std::unique_ptr<Dns64Discovery> dns64_;
+    std::unique_ptr<RouterSolicitor> solicitor_;  ///< RS for a prompt PREF64 (RFC 8781)
     std::unique_ptr<Translator> translator_;
     std::unique_ptr<ChildProcess> script_;
     SystemdNotifier notifier_;

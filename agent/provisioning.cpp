@@ -42,11 +42,10 @@ bool is_executable(const std::string& command) {
     return false;
 }
 
-bool is_firewall_or_proxy(const Operation& op) {
+// Firewall rules are judged by the journal, not observed: they are no sign of drift.
+bool is_firewall(const Operation& op) {
     return std::holds_alternative<op::AddFirewallAccept>(op) ||
-           std::holds_alternative<op::RemoveFirewallAccept>(op) ||
-           std::holds_alternative<op::AddProxyNeighbour>(op) ||
-           std::holds_alternative<op::RemoveProxyNeighbour>(op);
+           std::holds_alternative<op::RemoveFirewallAccept>(op);
 }
 
 std::uint64_t random_iid() {
@@ -214,6 +213,12 @@ void Agent::check_dad(std::uint64_t gen) {
 }
 
 Result<Plan> Agent::make_current_plan() {
+    // The kernel does not announce proxy entries: read them now, so that the plan sees one
+    // that was removed (or flushed with a device set down) since the last poll.
+    if (config_.proxynd_enable) {
+        if (auto refreshed = observer_->refresh_proxies(); !refreshed)
+            return refreshed.error();
+    }
     const auto& observed = observer_->observed();
     std::map<std::string, std::string> sysctls;
     auto read = [&](const std::string& path) {
@@ -372,7 +377,7 @@ void Agent::check_drift() {
     if (!plan)
         return;
     const auto drift = std::count_if(plan->begin(), plan->end(),
-                                     [](const Operation& op) { return !is_firewall_or_proxy(op); });
+                                     [](const Operation& op) { return !is_firewall(op); });
     if (drift > 0) {
         spdlog::info("drift operations={} first={}", drift, to_string(plan->front()));
         post(event::ReconcileNeeded{"kernel state drifted"});

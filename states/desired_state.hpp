@@ -44,10 +44,12 @@ inline constexpr std::uint32_t kClatRouteMetricV6 = 1024;
 /// Everything the planner looks at. References point into the caller's state and must
 /// outlive the call.
 ///
-/// Ownership of proxy entries and firewall rules cannot be observed (Observed holds neither),
-/// so `applied` carries the operations the executor has applied and not undone: its undo
-/// journal's pending entries, as the forward operations, oldest first. The planner removes
-/// what it finds there and no longer wants, and does not add again what is there already.
+/// Ownership of proxy entries and firewall rules cannot be observed (Observed holds proxy
+/// entries but not who made them, and no firewall rules), so `applied` carries the operations
+/// the executor has applied and not undone: its undo journal's pending entries, as the
+/// forward operations, oldest first. The planner removes what it finds there and no longer
+/// wants. It adds the proxy entry when it is not observed, and a firewall rule when it is not
+/// there already.
 /// Both journal styles work: an entry cancelled by its removal, or a later removal entry
 /// (an add followed by its inverse counts as not applied).
 struct PlanInput {

@@ -89,6 +89,14 @@ struct RuleV6 {
     bool operator==(const RuleV6&) const = default;
 };
 
+/// An IPv6 proxy neighbour entry (`ip -6 neigh add proxy ADDRESS dev DEV`). The kernel
+/// announces neither its creation nor its removal: the adapter dumps these.
+struct ProxyNeighbourV6 {
+    int ifindex = 0;
+    Ipv6Address address;
+    bool operator==(const ProxyNeighbourV6&) const = default;
+};
+
 /// A PREF64 (RFC 8781) prefix seen in a Router Advertisement on an interface. Expiry is
 /// expressed on the agent's monotonic clock, in milliseconds, so the core needs no clock.
 struct Pref64Fact {
@@ -108,6 +116,7 @@ struct Observed {
     std::vector<RouteV4> routes_v4;  ///< all tables
     std::vector<RouteV6> routes_v6;  ///< all tables
     std::vector<Pref64Fact> pref64;
+    std::vector<ProxyNeighbourV6> proxies_v6;  ///< sorted by (ifindex, address)
 
     const Link* link_by_name(const std::string& name) const {
         for (const auto& [index, link] : links) {

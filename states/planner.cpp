@@ -8,7 +8,7 @@
 namespace clat {
 namespace {
 
-/// Proxy entries and firewall rules in force according to the journal: adds, minus the
+/// Proxy entries and firewall rules the agent owns according to the journal: adds, minus the
 /// removals that followed them.
 struct AppliedUnobservable {
     std::vector<op::AddProxyNeighbour> proxies;
@@ -162,12 +162,19 @@ class Differ {
         }
     }
 
+    bool observed(const op::AddProxyNeighbour& proxy) const {
+        const Link* link = in_.observed.link_by_name(proxy.dev);
+        const auto& proxies = in_.observed.proxies_v6;
+        return link != nullptr &&
+               std::find(proxies.begin(), proxies.end(),
+                         ProxyNeighbourV6{link->index, proxy.address}) != proxies.end();
+    }
+
     void add_unobservable() {
-        const auto& proxies = applied_.proxies;
-        if (desired_.proxy &&
-            std::find(proxies.begin(), proxies.end(), *desired_.proxy) == proxies.end()) {
+        // A proxy entry is judged by what is observed, so that one removed behind the agent's
+        // back (or flushed with its device set down) is put back.
+        if (desired_.proxy && !observed(*desired_.proxy))
             plan_.push_back(*desired_.proxy);
-        }
         const auto& rules = applied_.firewall_rules;
         if (desired_.firewall &&
             std::find(rules.begin(), rules.end(), *desired_.firewall) == rules.end()) {

@@ -99,8 +99,9 @@ scenarios() {
     tb_clatd_start v4-conncheck-delay=1
     check_running "b (PREF64, cold start)" "$P_PREF" pref64
     tb_check "b: log names the PREF64 prefix" tb_clatd_log_has "pref64 prefix=$P_PREF "
-    # RAs come every 3 s and clatd sends no Router Solicitation: it may provision with the
-    # DNS64 prefix first and move to PREF64's (a translator replacement).
+    # RAs come every 3 s and this PREF64 sender answers no Router Solicitation (see
+    # e2e.pref64_solicit): clatd may provision with the DNS64 prefix first and move to
+    # PREF64's (a translator replacement).
     if tb_clatd_log_has "provision plat=$P_DNS2 from dns64"; then
         echo "note: b: the cold start provisioned with the DNS64 prefix before PREF64 arrived"
     fi

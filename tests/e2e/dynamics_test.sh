@@ -8,6 +8,8 @@
 #   g. native IPv4 default route appears -> CLAT torn down, ProbeV4 saying why; gone -> CLAT
 #      back, IPv4 through it;
 #   h. uplink down -> Idle, CLAT gone; up -> Running, IPv4 works;
+#   drift: the proxy ND entry deleted -> put back by the poll; it and the /128 route deleted
+#      together -> both put back at once;
 #   d. renumbering (tb_renumber 2001:db8:2::/64) -> new CLAT address in the new prefix, IPv4
 #      works again without a restart.
 # After SIGTERM (exit 0) everything the agent made is gone (the renumbered SLAAC addresses and
@@ -147,6 +149,27 @@ check_renumbering() {
     tb_check "d: same clatd, no restart" tb_alive "$pid"
 }
 
+# Drift: objects of the agent removed behind its back are put back without a restart. The
+# kernel announces no proxy entry, so its removal is found by the agent's 10 s poll; a route
+# removal is announced, and the reconcile it starts re-reads the proxy table too.
+check_drift() {
+    local pid clat_v6
+    pid=$(tb_clatd_pid)
+    clat_v6=$(tb_status clat_v6)
+    has_proxy() { tb_host ip -6 neigh show proxy | grep -q "^$clat_v6 "; }
+    has_route() { tb_host ip -6 route show "$clat_v6/128" dev clat | grep -q .; }
+    tb_check "drift: proxy ND entry for $clat_v6" has_proxy
+    tb_check "drift: proxy entry deleted" tb_host ip -6 neigh del proxy "$clat_v6" dev "$TB_UPLINK"
+    tb_check "drift: proxy entry put back by the poll within 15 s" tb_wait_for has_proxy 15
+    tb_host ip -6 neigh del proxy "$clat_v6" dev "$TB_UPLINK"
+    tb_host ip -6 route del "$clat_v6/128" dev clat
+    tb_check "drift: route and proxy entry put back within 3 s" tb_wait_for \
+        "has_route && has_proxy" 3
+    tb_check_status drift state Running
+    tb_check_ipv4 "drift (put back)"
+    tb_check "drift: same clatd" tb_alive "$pid"
+}
+
 # The SLAAC addresses of the old and new prefix and the kernel's routes for them changed with
 # the renumbering; the rest of the snapshot must be as before clatd.
 without_slaac() {
@@ -166,6 +189,7 @@ scenarios() {
     check_reload
     check_native_ipv4
     check_uplink
+    check_drift
     check_renumbering
     TB_SNAPSHOT_FILTER=without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
 }

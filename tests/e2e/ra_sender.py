@@ -9,6 +9,11 @@ host that comes up learns the prefix at once rather than at the next period.
 Usage: ra_sender.py --iface lan0 --prefix 2001:db8:64::/96 --lifetime 600
                     --router-lifetime 300 [--interval 3 | --once]
 
+Answer-only (--answer-rs): no periodic RAs; each Router Solicitation with hop limit 255 (RFC
+4861 section 6.1.1) is answered at once with the PREF64 RA, and logged with its source and size:
+       ra_sender.py --iface lan0 --prefix 2001:db8:64::/96 --lifetime 600
+                    --router-lifetime 300 --answer-rs
+
 Crafted RAs (the fault tests): each --ra is one RA, a space-separated list of option specs,
 and --count N sends N RAs cycling through them, --rate per second (0: as fast as possible):
        ra_sender.py --iface lan0 --router-lifetime 300 --count 2000 --rate 0 \
@@ -170,6 +175,21 @@ def open_socket(iface):
     return sock, index
 
 
+def answer_solicitations(sock, iface, index, ra):
+    """Answers every valid RS with RA, forever (until SIGTERM)."""
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+    while True:
+        data, ancillary, _, source = sock.recvmsg(1500, socket.CMSG_SPACE(4))
+        hop_limit = -1
+        for level, kind, value in ancillary:
+            if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT:
+                hop_limit = struct.unpack("=i", value[:4])[0]
+        valid = hop_limit == 255 and len(data) >= 8 and data[1] == 0
+        answered = valid and send(sock, iface, index, ra)
+        print(f"ra_sender: RS from {source[0].split('%')[0]} hop limit {hop_limit} "
+              f"length {len(data)}: {'answered' if answered else 'ignored'}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iface", required=True)
@@ -178,6 +198,8 @@ def main():
     parser.add_argument("--router-lifetime", type=int, required=True)
     parser.add_argument("--interval", type=float, default=3.0)
     parser.add_argument("--once", action="store_true", help="send three RAs and exit")
+    parser.add_argument("--answer-rs", action="store_true",
+                        help="no periodic RAs: answer each Router Solicitation")
     parser.add_argument("--ra", action="append", help="crafted RA: option specs (see above)")
     parser.add_argument("--count", type=int, default=1, help="crafted RAs to send")
     parser.add_argument("--rate", type=float, default=0, help="crafted RAs per second, 0: max")
@@ -201,6 +223,10 @@ def main():
         return 0 if sent else 1
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.answer_rs:
+        print(f"ra_sender: {args.prefix} lifetime {args.lifetime} on {args.iface}, "
+              "answering RS only", flush=True)
+        answer_solicitations(sock, args.iface, index, ra)
     print(f"ra_sender: {args.prefix} lifetime {args.lifetime} on {args.iface}", flush=True)
     next_send = 0.0
     last_sent = 0.0

@@ -89,7 +89,8 @@ def pref64_option(prefix, lifetime):
 # --- netlink_fuzz ----------------------------------------------------------------------------
 
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
-RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNDUSEROPT = 24, 25, 68
+RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNEIGH, RTM_DELNEIGH, RTM_NEWNDUSEROPT = 24, 25, 28, 29, 68
+NTF_PROXY = 0x08
 NLM_F_REPLACE = 0x100
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 
@@ -144,6 +145,12 @@ def route(kind, family, dst, oif=None, gateway=None, metric=None, table=254, mtu
     return message(kind, body, flags)
 
 
+def proxy_neighbour(kind, index, addr):
+    # struct ndmsg: family, pad, pad, ifindex, state, flags, type; then NDA_DST.
+    body = struct.pack("=BBHiHBB", 10, 0, 0, index, 0, NTF_PROXY, 0) + attr(1, v6(addr))
+    return message(kind, body)
+
+
 def nduseropt(index, options):
     body = struct.pack("=BBHiBBHI", 10, 0, len(options), index, 134, 0, 0, 0) + options
     body = align4(body)
@@ -185,6 +192,7 @@ def main():
                     mtu=1400)
             + route(RTM_NEWROUTE, 10, "2001:db8:64::/96", oif=2, gateway="fe80::1", metric=1024)
             + route(RTM_NEWROUTE, 10, "::/0", multipath=(2, "fe80::1"), metric=1024)
+            + proxy_neighbour(RTM_NEWNEIGH, 2, "2001:db8::c1a7")
             + nduseropt(2, pref64s))
     write("netlink_fuzz", "link_up", link(RTM_NEWLINK, 3, "clat", IFF_UP, 1260, "tun"))
     write("netlink_fuzz", "adds", adds)
@@ -195,6 +203,7 @@ def main():
           + address(RTM_DELADDR, 10, 2, "2001:db8::10", 64)
           + route(RTM_DELROUTE, 10, "2001:db8:64::/96", oif=2, gateway="fe80::1", metric=1024)
           + nduseropt(2, pref64_option("64:ff9b::/96", 0))
+          + proxy_neighbour(RTM_DELNEIGH, 2, "2001:db8::c1a7")
           + link(RTM_NEWLINK, 2, "eth0", 0, 1500, "veth")
           + link(RTM_DELLINK, 2, "eth0", 0, 1500, "veth"))
 

@@ -38,6 +38,9 @@ const auto kRouteKey = [](const auto& r) {
     return std::tie(r.table, r.destination, r.metric, r.oif, r.type);
 };
 const auto kPref64Key = [](const clat::Pref64Fact& f) { return std::tie(f.ifindex, f.prefix); };
+const auto kProxyKey = [](const clat::ProxyNeighbourV6& p) {
+    return std::tie(p.ifindex, p.address);
+};
 
 template <typename T, typename Key>
 bool strictly_sorted(const std::vector<T>& items, Key key) {
@@ -62,6 +65,9 @@ void check_snapshot(const Observed& o, std::int64_t now) {
     FUZZ_CHECK(strictly_sorted(o.routes_v4, kRouteKey));
     FUZZ_CHECK(strictly_sorted(o.routes_v6, kRouteKey));
     FUZZ_CHECK(strictly_sorted(o.pref64, kPref64Key));
+    FUZZ_CHECK(strictly_sorted(o.proxies_v6, kProxyKey));
+    for (const auto& p : o.proxies_v6)
+        FUZZ_CHECK(p.ifindex > 0, p.address.to_string());
     for (const auto& [index, link] : o.links)
         FUZZ_CHECK(index == link.index, link.name);
     for (const auto& a : o.addresses_v4)
@@ -100,6 +106,7 @@ void check_applied(const Observed& o, const nlmsghdr* m, std::int64_t now) {
             FUZZ_CHECK(std::none_of(o.routes_v4.begin(), o.routes_v4.end(), via));
             FUZZ_CHECK(std::none_of(o.routes_v6.begin(), o.routes_v6.end(), via));
             FUZZ_CHECK(std::none_of(o.pref64.begin(), o.pref64.end(), on));
+            FUZZ_CHECK(std::none_of(o.proxies_v6.begin(), o.proxies_v6.end(), on));
         }
     }
     if (type == RTM_NEWADDR || type == RTM_DELADDR) {
@@ -120,6 +127,9 @@ void check_applied(const Observed& o, const nlmsghdr* m, std::int64_t now) {
         if (const auto* v6 = std::get_if<clat::RouteV6>(&parsed))
             FUZZ_CHECK(removed ? !holds_key(o.routes_v6, *v6, kRouteKey) : holds(o.routes_v6, *v6));
     }
+    if (auto proxy = clat::parse_proxy_neighbour(m))
+        FUZZ_CHECK(type == RTM_DELNEIGH ? !holds(o.proxies_v6, *proxy)
+                                        : holds(o.proxies_v6, *proxy));
     if (auto options = clat::parse_nduseropt(m)) {
         // The latest option for a prefix decides: RFC 8781 §4, lifetime 0 withdraws it.
         for (auto it = options->pref64.rbegin(); it != options->pref64.rend(); ++it) {
@@ -157,6 +167,8 @@ std::uint16_t as_delete(std::uint16_t type) {
             return RTM_DELADDR;
         case RTM_NEWROUTE:
             return RTM_DELROUTE;
+        case RTM_NEWNEIGH:
+            return RTM_DELNEIGH;
         default:
             return type;
     }
@@ -200,5 +212,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(observed.links.empty(), std::to_string(observed.links.size()) + " links left");
     FUZZ_CHECK(observed.addresses_v4.empty() && observed.addresses_v6.empty(), "addresses left");
     FUZZ_CHECK(observed.routes_v4.empty() && observed.routes_v6.empty(), "routes left");
+    FUZZ_CHECK(observed.proxies_v6.empty(), "proxy entries left");
     return 0;
 }

@@ -377,6 +377,49 @@ TEST_CASE("an address that fails duplicate address detection is reported dad_fai
     sh("ip link del dad0");
 }
 
+TEST_CASE("proxy neighbour entries: dumped, refreshed on demand and polled, though silent") {
+    Veth veth("prx0", "prx1");
+    sh("ip -6 neigh add proxy 2001:db8:7::1 dev prx0");
+    Fixture f;
+    REQUIRE(f.observer.start().ok());
+    const int index = ifindex("prx0");
+    const ProxyNeighbourV6 first{index, *Ipv6Address::parse("2001:db8:7::1")};
+    const ProxyNeighbourV6 second{index, *Ipv6Address::parse("2001:db8:7::2")};
+    CHECK(f.seen().proxies_v6 == std::vector{first});
+
+    // The kernel sends no event for proxy entries: without a refresh nothing changes.
+    sh("ip -6 neigh add proxy 2001:db8:7::2 dev prx0 && ip -6 neigh del proxy 2001:db8:7::1 "
+       "dev prx0");
+    f.settle();
+    CHECK(f.changes == 0);
+    CHECK(f.seen().proxies_v6 == std::vector{first});
+    auto refreshed = f.observer.refresh_proxies();
+    REQUIRE(refreshed.ok());
+    CHECK(*refreshed);
+    CHECK(f.seen().proxies_v6 == std::vector{second});
+    CHECK_FALSE(*f.observer.refresh_proxies());
+
+    // Polling finds a removal and notifies once; setting the device down flushes its entries.
+    f.observer.set_proxy_poll(100ms);
+    sh("ip link set prx0 down");
+    CHECK(f.run_until([&] { return f.seen().proxies_v6.empty(); }));
+    sh("ip link set prx0 up && ip -6 neigh add proxy 2001:db8:7::2 dev prx0");
+    CHECK(f.run_until([&] { return f.seen().proxies_v6 == std::vector{second}; }));
+    // Once the link's own events have passed, unchanged polls notify nothing.
+    f.settle(500ms);
+    const int changes = f.changes;
+    f.settle(500ms);
+    CHECK(f.changes == changes);
+    f.observer.set_proxy_poll(0ms);
+    sh("ip -6 neigh flush proxy");
+    f.settle();
+    CHECK(f.seen().proxies_v6 == std::vector{second});
+    // A fresh observer sees exactly what the kernel holds.
+    Fixture fresh;
+    REQUIRE(fresh.observer.start().ok());
+    CHECK(fresh.seen().proxies_v6.empty());
+}
+
 TEST_CASE("route lookup names the device and source towards a destination") {
     Veth veth("look0", "look1");
     sh("ip addr add 2001:db8:1::2/64 dev look0 nodad");

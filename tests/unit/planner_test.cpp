@@ -129,6 +129,10 @@ void Host::apply(const Operation& operation) {
         erase_equal(observed.routes_v6, route);
     } else if (const auto* sysctl = std::get_if<op::SetSysctl>(&operation)) {
         sysctls[sysctl->path] = sysctl->value;
+    } else if (const auto* add_p = std::get_if<op::AddProxyNeighbour>(&operation)) {
+        observed.proxies_v6.push_back(ProxyNeighbourV6{index_of(add_p->dev), add_p->address});
+    } else if (const auto* del_p = std::get_if<op::RemoveProxyNeighbour>(&operation)) {
+        erase_equal(observed.proxies_v6, ProxyNeighbourV6{index_of(del_p->dev), del_p->address});
     }
 }
 
@@ -429,10 +433,26 @@ TEST_CASE("foreign routes on the clat device are left alone; stale routes of our
 
 TEST_CASE("an entry followed by its removal in the journal counts as not applied") {
     Host host = converged();
-    host.applied.push_back(op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")});
     host.applied.push_back(op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")});
-    check_plan(host.plan(), {op::AddProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")},
-                             op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7")}});
+    check_plan(host.plan(), {op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7")}});
+}
+
+TEST_CASE("a proxy entry removed behind the agent's back is put back, and only that") {
+    Host host = converged();
+    const ProxyNeighbourV6 ours{host.index_of("eth0"), v6("2001:db8:1::c1a7")};
+    REQUIRE(host.observed.proxies_v6 == std::vector{ours});
+    host.observed.proxies_v6.clear();  // `ip -6 neigh del proxy`, or eth0 set down and up
+    check_plan(host.converge(), {op::AddProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")}});
+    check_plan(host.plan(), {});
+}
+
+TEST_CASE("a proxy entry someone else made is neither added again nor removed") {
+    Host host;
+    host.observed.proxies_v6.push_back({host.index_of("eth0"), v6("2001:db8:1::c1a7")});
+    CHECK(count<op::AddProxyNeighbour>(host.converge()) == 0);
+    host.config.proxynd_enable = false;
+    CHECK(count<op::RemoveProxyNeighbour>(host.converge()) == 0);
+    CHECK(host.observed.proxies_v6.size() == 1);
 }
 
 TEST_CASE("inputs the planner refuses") {
