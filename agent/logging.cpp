@@ -3,9 +3,10 @@
 #include <sys/stat.h>
 
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <cstdio>
 #include <cstdlib>
+
+#include "adapters/journal_sink.hpp"
 
 namespace clat {
 namespace {
@@ -43,9 +44,9 @@ spdlog::level::level_enum log_level(int quiet, int debug) {
 void setup_logging(int quiet, int debug) {
     std::shared_ptr<spdlog::logger> logger;
     if (stderr_is_journal()) {
-        // The journal adds time and priority itself; the message keeps its key=value pairs
-        // (spdlog 1.10's sink sends no custom fields).
-        auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("clatd");
+        // The journal adds time and priority itself; the key=value pairs of each line also
+        // become fields of their own (CLATD_EVENT, CLATD_<KEY>).
+        auto sink = std::make_shared<JournalSink>("clatd");
         logger = std::make_shared<spdlog::logger>("clatd", sink);
         logger->set_pattern("%v");
     } else {
