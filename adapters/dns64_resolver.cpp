@@ -5,18 +5,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <limits>
+
+#include "adapters/dns64_reply.hpp"
 
 namespace clat {
 namespace {
 
-constexpr int kClassIn = 1;      // RFC 1035 §3.2.4
-constexpr int kTypeAaaa = 28;    // RFC 3596 §2.1
-constexpr int kMaxAnswers = 64;  // more AAAA records than this for one name are ignored
+using dns64::ares_reason;
+using dns64::outcome_from_reply;
+
+constexpr int kClassIn = 1;    // RFC 1035 §3.2.4
+constexpr int kTypeAaaa = 28;  // RFC 3596 §2.1
 // Fully qualified, so that neither ndots nor the search list can rewrite it (RFC 7050 §3).
 const std::string kQueryName = std::string(kIpv4OnlyName) + ".";
 
@@ -26,117 +28,6 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
         return std::nullopt;
     return static_cast<std::uint16_t>(value);
-}
-
-std::string ares_reason(int status) {
-    return ares_strerror(status);
-}
-
-/// The minimum TTL among the answers that, on their own, yield `prefix`.
-std::uint32_t min_ttl_for(const Ipv6Prefix& prefix, const std::vector<Ipv6Address>& addresses,
-                          const std::vector<std::uint32_t>& ttls) {
-    std::uint32_t ttl = std::numeric_limits<std::uint32_t>::max();
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        auto single = prefix_from_answers({addresses[i]});
-        if (single && single->prefix == prefix)
-            ttl = std::min(ttl, ttls[i]);
-    }
-    return ttl == std::numeric_limits<std::uint32_t>::max() ? 0 : ttl;
-}
-
-}  // namespace
-
-Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
-    std::array<ares_addr6ttl, kMaxAnswers> records{};
-    int count = kMaxAnswers;
-    const int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, records.data(), &count);
-    if (rc == ARES_ENODATA) {
-        // The answer section is not empty (c-ares calls that NODATA before we parse), but no
-        // record in it is an AAAA of 16 bytes for the name: CNAMEs only, or broken AAAAs.
-        const int records_in = alen >= 12 ? (abuf[6] << 8 | abuf[7]) : 0;
-        return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
-                std::to_string(records_in) +
-                    " answer record(s), none a valid AAAA for ipv4only.arpa: no DNS64 here"};
-    }
-    if (rc != ARES_SUCCESS) {
-        return {std::nullopt, 0, Dns64OutcomeKind::kFailed,
-                "malformed answer (" + ares_reason(rc) + ")"};
-    }
-    std::vector<Ipv6Address> addresses;
-    std::vector<std::uint32_t> ttls;
-    for (int i = 0; i < count; ++i) {
-        Ipv6Address a;
-        std::memcpy(a.bytes.data(), &records[i].ip6addr, a.bytes.size());
-        addresses.push_back(a);
-        ttls.push_back(static_cast<std::uint32_t>(std::max(records[i].ttl, 0)));
-    }
-    auto result = prefix_from_answers(addresses);
-    if (!result) {
-        // RFC 7050 §3: without the well-known address the answers are not DNS64 synthesis.
-        std::string detail = std::to_string(count) + " AAAA answer(s)";
-        if (!addresses.empty())
-            detail += " (" + addresses.front().to_string() + (count > 1 ? ", ...)" : ")");
-        return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
-                detail + " hold neither 192.0.0.170 nor .171: no DNS64 synthesis"};
-    }
-    const std::uint32_t ttl = min_ttl_for(result->prefix, addresses, ttls);
-    std::string detail = "prefix " + result->prefix.to_string() + " ttl=" + std::to_string(ttl);
-    if (result->ambiguous) {
-        detail += " ambiguous, also";
-        for (std::size_t i = 1; i < result->all.size(); ++i)
-            detail += " " + result->all[i].to_string();
-    }
-    return {std::move(result), ttl, Dns64OutcomeKind::kFound, std::move(detail)};
-}
-
-namespace {
-
-/// Why c-ares gave up, in DNS terms (RCODE names from RFC 1035 §4.1.1). `rcodes_seen`: the
-/// channel passes SERVFAIL, REFUSED and NOTIMP through (see init_channel).
-std::string failure_text(int status, int timeouts, bool rcodes_seen) {
-    switch (status) {
-        case ARES_ETIMEOUT:
-            return "no answer (timeout, " + std::to_string(timeouts) + " tries)";
-        case ARES_ECONNREFUSED:
-            if (rcodes_seen)
-                return "unreachable (ICMP port unreachable or connection refused)";
-            return "no usable answer (unreachable, or SERVFAIL, REFUSED or NOTIMP to every try)";
-        case ARES_ESERVFAIL:
-            return "query failed: the server answered SERVFAIL";
-        case ARES_EREFUSED:
-            return "query failed: the server answered REFUSED";
-        case ARES_EFORMERR:
-            return "query failed: the server answered FORMERR";
-        case ARES_ENOTIMP:
-            return "query failed: the server answered NOTIMP";
-        case ARES_EBADRESP:
-            return "malformed reply (" + ares_reason(status) + ")";
-        default:
-            break;
-    }
-    std::string detail = "query failed: " + ares_reason(status);
-    if (timeouts > 0)
-        detail += " (" + std::to_string(timeouts) + " timeout(s))";
-    return detail;
-}
-
-Dns64Outcome outcome_from_reply(int status, int timeouts, const unsigned char* abuf, int alen,
-                                bool rcodes_seen) {
-    switch (status) {
-        case ARES_SUCCESS:
-            return outcome_from_answer(abuf, alen);
-        // RFC 7050 §3: a negative answer means the network has no DNS64.
-        case ARES_ENODATA:
-            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
-                    "ipv4only.arpa has no AAAA record (NODATA): no DNS64 here"};
-        case ARES_ENOTFOUND:
-            return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,
-                    "ipv4only.arpa does not exist (NXDOMAIN): no DNS64 here"};
-        default:
-            break;
-    }
-    return {std::nullopt, 0, Dns64OutcomeKind::kFailed,
-            failure_text(status, timeouts, rcodes_seen)};
 }
 
 /// "DNS64 2001:db8::53" or "DNS64 servers 192.0.2.53:5353, [2001:db8::53]:5353": who was
@@ -205,12 +96,6 @@ struct QueryContext {
     Dns64Resolver* resolver;
     std::uint64_t generation;
 };
-
-std::int64_t steady_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 }  // namespace
 
@@ -447,90 +332,6 @@ void Dns64Resolver::update_timer() {
         ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
         update_timer();
     });
-}
-
-Dns64Discovery::Dns64Discovery(boost::asio::io_context& io, std::unique_ptr<Dns64Resolver> resolver,
-                               Publish publish, Dns64SchedulePolicy policy)
-    : resolver_(std::move(resolver)), publish_(std::move(publish)), policy_(policy), timer_(io) {}
-
-Dns64Discovery::~Dns64Discovery() {
-    alive_.reset();
-}
-
-void Dns64Discovery::rediscover_now() {
-    failures_ = 0;
-    absent_ = 0;
-    // Whoever asks (a new activation of the agent starts with no DNS64 verdict) hears the
-    // next outcome even when it is the same as the last one published.
-    published_.reset();
-    ++epoch_;
-    timer_.cancel();
-    resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); });
-}
-
-void Dns64Discovery::stop() {
-    ++epoch_;
-    timer_.cancel();
-    resolver_->cancel();
-}
-
-void Dns64Discovery::on_outcome(const Dns64Outcome& outcome) {
-    const std::int64_t now = steady_now_ms();
-    current_.last_kind = outcome.kind;
-    current_.detail = outcome.detail;
-    std::chrono::milliseconds delay{0};
-    switch (outcome.kind) {
-        case Dns64OutcomeKind::kFound:
-            failures_ = absent_ = 0;
-            current_.result = outcome.result;
-            current_.expires_at_ms = now + dns64_hold_time(outcome.ttl_seconds, policy_).count();
-            delay = dns64_next_query_delay(outcome.kind, outcome.ttl_seconds, 1, policy_);
-            break;
-        case Dns64OutcomeKind::kNoDns64:
-            failures_ = 0;
-            current_.result.reset();
-            current_.expires_at_ms = 0;
-            delay = dns64_next_query_delay(outcome.kind, 0, ++absent_, policy_);
-            break;
-        case Dns64OutcomeKind::kFailed:
-            absent_ = 0;
-            delay = dns64_next_query_delay(outcome.kind, 0, ++failures_, policy_);
-            if (current_.result && now >= current_.expires_at_ms) {
-                current_.result.reset();
-                current_.expires_at_ms = 0;
-            } else if (current_.result) {
-                // Always try once more right at expiry, so a lapse is noticed on time.
-                delay = std::min(delay, std::chrono::milliseconds(current_.expires_at_ms - now));
-            }
-            break;
-    }
-    schedule(delay);
-    publish_if_changed();
-}
-
-void Dns64Discovery::schedule(std::chrono::milliseconds delay) {
-    ++epoch_;
-    timer_.expires_after(delay);
-    timer_.async_wait(
-        [this, alive = std::weak_ptr<bool>(alive_), epoch = epoch_](boost::system::error_code ec) {
-            // A wait that had already completed when stop() or rediscover_now() ran still comes
-            // here with success: the epoch tells it apart.
-            if (ec || alive.expired() || epoch != epoch_)
-                return;
-            resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); });
-        });
-}
-
-void Dns64Discovery::publish_if_changed() {
-    // The detail is the agent's "why it waits": a server that stops timing out and starts
-    // answering SERVFAIL must say so, though both are failures.
-    if (published_ && published_->result == current_.result &&
-        published_->expires_at_ms == current_.expires_at_ms &&
-        published_->last_kind == current_.last_kind && published_->detail == current_.detail)
-        return;
-    published_ = current_;
-    if (publish_)
-        publish_(current_);  // last: it may destroy this object
 }
 
 }  // namespace clat

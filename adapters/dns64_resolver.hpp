@@ -1,6 +1,8 @@
 #pragma once
 /// RFC 7050 PLAT prefix discovery over DNS (SPEC §5): c-ares driven from the Asio loop, and a
 /// driver that keeps the discovered prefix fresh. Single-threaded; nothing blocks the loop.
+/// Implemented in dns64_reply.cpp (what an answer or a c-ares status means), dns64_resolver.cpp
+/// (the channel on the loop) and dns64_discovery.cpp (the re-query schedule).
 
 #include <chrono>
 #include <cstdint>
