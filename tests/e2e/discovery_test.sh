@@ -15,9 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 P_DNS=2001:db8:64::/96
 P_DNS2=2001:db8:46::/64
@@ -119,12 +117,4 @@ scenarios() {
     done
 }
 
-if tb_up --plat-prefix "$P_DNS"; then
-    scenarios
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed --plat-prefix "$P_DNS"

@@ -20,9 +20,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools setpriv
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup setpriv
 
 no_clat_dev() { ! tb_host ip link show clat >/dev/null 2>&1; }
 default_metric() {
@@ -194,12 +192,4 @@ scenarios() {
     TB_SNAPSHOT_FILTER=without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
 }
 
-if tb_up; then
-    scenarios
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed

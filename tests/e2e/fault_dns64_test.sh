@@ -22,9 +22,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 SERVER=2001:db8:1::53
 TTL=12
@@ -200,12 +198,4 @@ EOF
     tb_clatd_stop_check "stop" "$s0"
 }
 
-if tb_up --no-dns64; then
-    scenarios
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed --no-dns64

@@ -30,9 +30,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 P=2001:db8:64::/96
 P2=2001:db8:65::/96
@@ -175,12 +173,4 @@ scenarios() {
     tb_clatd_stop_check "stop" "$s0"
 }
 
-if tb_up --no-dns64; then
-    scenarios
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed --no-dns64

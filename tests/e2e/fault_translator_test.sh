@@ -23,9 +23,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 DELAY_MS=50 # tayga-restart-delay
 MAX_MS=$((DELAY_MS * 60))
@@ -238,8 +236,8 @@ check_kernel_gaps() {
     return $bad
 }
 
-scenario() {
-    local s0 fds rss0 rss1 n=0 kind i started elapsed
+scenarios() {
+    local s0 n=0 kind i started elapsed
     s0=$(tb_snapshot)
     printf 'v4-conncheck-delay=1\ntayga-restart-delay=0.05\n' >"$TB_DIR/clatd.conf"
     tb_clatd_start
@@ -252,9 +250,7 @@ scenario() {
     PID=$(tb_translator_pid)
     tb_check "start: TAYGA runs ($PID)" test -n "$PID"
     tb_check_status start translator_pid "$PID"
-    fds=$(tb_clatd_fds)
-    rss0=$(tb_clatd_rss_kib)
-    echo "start: clatd holds $fds descriptors, RSS $rss0 KiB"
+    tb_growth_mark start
     : >"$TB_DIR/kills.log"
 
     now
@@ -282,22 +278,10 @@ scenario() {
         '[ "$(tb_status translator_pid)" = "$(tb_translator_pid)" ]' 5
     tb_check "end: exactly one TAYGA" tb_equals "$(pgrep -P "$(tb_clatd_pid)" -x tayga | wc -l)" 1
     tb_check_ipv4 end
-    tb_check "end: $fds file descriptors as before the kills" tb_clatd_wait_fds "$fds" 5
-    rss1=$(tb_clatd_rss_kib)
-    echo "end: RSS $rss1 KiB (growth $((rss1 - rss0)) KiB)"
-    tb_check "end: RSS growth $((rss1 - rss0)) KiB < $RSS_GROWTH_MAX_KIB KiB" \
-        test $((rss1 - rss0)) -lt "$RSS_GROWTH_MAX_KIB"
+    tb_check_no_growth end "the kills" "$RSS_GROWTH_MAX_KIB"
     tb_clatd_stop_check stop "$s0"
-}
-
-if tb_up; then
-    scenario
-    tb_dump_logs
     echo "---- kills: N kind old-pid new-pid delay-ms kill-time-ms seen-after-ms started-after-cs"
     cat "$TB_DIR/kills.log"
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+}
+
+tb_run_bed

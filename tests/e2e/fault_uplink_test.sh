@@ -18,9 +18,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 FLAPS=500
 SEED=${TB_SEED:-$(($(date +%s) % 32768))}
@@ -116,8 +114,8 @@ flap() {
     fi
 }
 
-scenario() {
-    local s0 s1 fds rss0 rss1 mark i started elapsed
+scenarios() {
+    local s0 s1 mark i started elapsed
     # The bed's router holds the DNS64's address on its end of the uplink: without this, a
     # carrier flap (its end down) would delete that address, and DNS64 with it, for good.
     tb__sysctl "$TB_NS_RTR" "net.ipv6.conf.$TB_RTR_LAN.keep_addr_on_down=1"
@@ -127,10 +125,8 @@ scenario() {
     tb_clatd_start
     tb_check "start: Running" tb_clatd_wait_state Running 20
     tb_check_ipv4 start
-    fds=$(tb_clatd_fds)
-    rss0=$(tb_clatd_rss_kib)
+    tb_growth_mark start
     s1=$(tb_snapshot)
-    echo "start: clatd holds $fds descriptors, RSS $rss0 KiB"
 
     echo "flaps: $FLAPS, seed $SEED (TB_SEED=$SEED repeats them)"
     RANDOM=$SEED
@@ -163,20 +159,8 @@ scenario() {
     tb_check "end: translator_pid is clatd's TAYGA" tb_equals \
         "$(tb_status translator_pid)" "$(tb_translator_pid)"
     tb_check "end: no zombie child" tb_equals "$(zombie_children)" 0
-    tb_check "end: $fds file descriptors as before the flaps" tb_clatd_wait_fds "$fds" 5
-    rss1=$(tb_clatd_rss_kib)
-    echo "end: RSS $rss1 KiB (growth $((rss1 - rss0)) KiB)"
-    tb_check "end: RSS growth $((rss1 - rss0)) KiB < $RSS_GROWTH_MAX_KIB KiB" \
-        test $((rss1 - rss0)) -lt "$RSS_GROWTH_MAX_KIB"
+    tb_check_no_growth end "the flaps" "$RSS_GROWTH_MAX_KIB"
     tb_clatd_stop_check stop "$s0"
 }
 
-if tb_up; then
-    scenario
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed

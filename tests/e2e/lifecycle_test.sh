@@ -15,9 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_require_root_tools
-tb_require_clatd
-tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+tb_e2e_setup
 
 PLAT=2001:db8:64::/96
 
@@ -149,12 +147,4 @@ scenarios() {
     check_sigkill "$s1" "restart, no PLAT"
 }
 
-if tb_up --no-dns64 --uplink-down; then
-    scenarios
-    tb_dump_logs
-else
-    tb_check "bring-up" false
-fi
-tb_down
-tb_check_gone
-tb_summary
+tb_run_bed --no-dns64 --uplink-down

@@ -176,6 +176,8 @@ tb_translator_pid() {
 
 ## tb_check_gone: after tb_down, nothing of the bed is left (namespaces, processes, files).
 tb_check_gone() {
+    # Nothing to check when tb_up failed before it named a bed.
+    [ -n "${TB_LAST_NAME:-}" ] || return 0
     local name=$TB_LAST_NAME pid alive=""
     tb_check "$name: no namespace left" tb_equals "$(ip netns list | grep -c "^$name-")" 0
     for pid in $TB_LAST_PIDS; do tb_alive "$pid" && alive="$alive $pid"; done
@@ -271,4 +273,48 @@ tb_clatd_wait_fds() {
     echo "  clatd holds $(tb_clatd_fds) descriptors, expected $1:"
     tb_clatd_fd_targets | sed 's/^/    /'
     return 1
+}
+
+## tb_e2e_setup [TOOL...]: the start of a test with clatd: exits 77 (skipped) unless root with
+## the bed's tools, TOOL... and CLATD/CLATCTL; then a watchdog 15 s before TB_TIMEOUT (240).
+tb_e2e_setup() {
+    tb_require_root_tools "$@"
+    tb_require_clatd
+    tb_watchdog $((${TB_TIMEOUT:-240} - 15))
+}
+
+## tb_run_bed [OPTIONS...]: the end of a test: tb_up OPTIONS, the script's function
+## `scenarios`, tb_dump_logs (or the check "bring-up" failed), tb_down, tb_check_gone; returns
+## tb_summary's status (the script's exit status when this is its last command).
+tb_run_bed() {
+    if tb_up "$@"; then
+        scenarios
+        tb_dump_logs
+    else
+        tb_check "bring-up" false
+    fi
+    tb_down
+    tb_check_gone
+    tb_summary
+}
+
+## tb_growth_mark WHAT: notes clatd's descriptor count and RSS (TB_GROWTH_FDS,
+## TB_GROWTH_RSS_KIB) for tb_check_no_growth and prints them.
+tb_growth_mark() {
+    TB_GROWTH_FDS=$(tb_clatd_fds)
+    TB_GROWTH_RSS_KIB=$(tb_clatd_rss_kib)
+    echo "$1: clatd holds $TB_GROWTH_FDS descriptors, RSS $TB_GROWTH_RSS_KIB KiB"
+}
+
+## tb_check_no_growth WHAT SINCE MAX_KIB: checks that clatd holds as many descriptors as at
+## tb_growth_mark (within 5 s, see tb_clatd_wait_fds) and that its RSS grew by less than
+## MAX_KIB since then. SINCE names what happened in between ("the kills").
+tb_check_no_growth() {
+    local what=$1 rss1 growth
+    tb_check "$what: $TB_GROWTH_FDS file descriptors as before $2" tb_clatd_wait_fds \
+        "$TB_GROWTH_FDS" 5
+    rss1=$(tb_clatd_rss_kib)
+    growth=$((rss1 - TB_GROWTH_RSS_KIB))
+    echo "$what: RSS $rss1 KiB (growth $growth KiB)"
+    tb_check "$what: RSS growth $growth KiB < $3 KiB" test "$growth" -lt "$3"
 }
