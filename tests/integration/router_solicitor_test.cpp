@@ -214,20 +214,22 @@ TEST_CASE("three RS to ff02::2 with hop limit 255, one interval apart, then sile
 TEST_CASE("cancel() stops the round; solicit() starts a new one") {
     VethLink link;
     boost::asio::io_context io;
-    RouterSolicitor solicitor(io, {3, 300ms});
+    // Wide windows (1 s interval, waits 300 ms short of and 500 ms past each RS), so that a
+    // loaded machine does not move an RS across a window's edge.
+    RouterSolicitor solicitor(io, {3, 1000ms});
     solicitor.solicit(link.index(), "rs0");
-    link.run(io, 100ms);
+    link.run(io, 300ms);
     REQUIRE(link.capture->got.size() == 1);
     solicitor.cancel();
     CHECK_FALSE(solicitor.active());
-    link.run(io, 900ms);
+    link.run(io, 1500ms);
     CHECK(link.capture->got.size() == 1);
 
     // A second solicit() while a round runs replaces it: 3 RS in all, not 4.
     solicitor.solicit(link.index(), "rs0");
-    link.run(io, 100ms);
+    link.run(io, 300ms);
     solicitor.solicit(link.index(), "rs0");
-    link.run(io, 900ms);
+    link.run(io, 2500ms);
     CHECK(link.capture->got.size() == 1 + 1 + 3);
     CHECK(solicitor.sent() == 3);
 }
@@ -259,7 +261,7 @@ TEST_CASE("a link that is down: one warning naming it, no RS, works once it is u
         ::usleep(20'000);
     solicitor.solicit(index, "rsdown0");
     io.restart();
-    io.run_for(200ms);
+    io.run_for(500ms);
     CHECK(solicitor.sent() == 3);
     sh("ip link del rsdown0");
 }
