@@ -5,7 +5,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,12 +22,40 @@ Error failed(const std::string& what, int error) {
     return make_error(what + ": " + std::strerror(error));
 }
 
+/// True if dev's driver is the tun driver (ETHTOOL_GDRVINFO), asked without attaching to it.
+Result<bool> is_tun(const std::string& dev) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return failed("cannot ask the driver of " + dev, errno);
+    ethtool_drvinfo info{};
+    info.cmd = ETHTOOL_GDRVINFO;
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, dev.data(), dev.size());
+    ifr.ifr_data = reinterpret_cast<char*>(&info);
+    const int rc = ::ioctl(fd, SIOCETHTOOL, &ifr);
+    const int error = errno;
+    ::close(fd);
+    if (rc < 0)
+        return error == EOPNOTSUPP ? Result<bool>(false)
+                                   : Result<bool>(failed("driver of " + dev, error));
+    return std::strncmp(info.driver, "tun", sizeof info.driver) == 0;
+}
+
 }  // namespace
 
 Result<ApplyOutcome> create_persistent(const std::string& dev) {
     if (dev.empty() || dev.size() >= IFNAMSIZ)
         return make_error("invalid device name '" + dev + "'");
-    const bool existed = ::if_nametoindex(dev.c_str()) != 0;
+    // An existing device is never attached to, not even for a moment: a single-queue TUN
+    // takes one descriptor, and a translator attaching at that moment would get EBUSY.
+    if (::if_nametoindex(dev.c_str()) != 0) {
+        auto tun = is_tun(dev);
+        if (!tun)
+            return tun.error();
+        if (!*tun)
+            return make_error(dev + " exists and is not a TUN device");
+        return ApplyOutcome::kAlreadyInPlace;
+    }
     const int fd = ::open(kCloneDevice, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         const int error = errno;
@@ -39,11 +70,6 @@ Result<ApplyOutcome> create_persistent(const std::string& dev) {
     if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
         const int error = errno;
         ::close(fd);
-        // EBUSY: a TUN device of that name is attached already (the translator holds it).
-        if (existed && error == EBUSY)
-            return ApplyOutcome::kAlreadyInPlace;
-        if (existed && error == EINVAL)
-            return make_error(dev + " exists and is not a TUN device");
         return failed("TUNSETIFF " + dev, error);
     }
     // Persistent: the device outlives this descriptor, so the translator can attach to it
@@ -54,7 +80,7 @@ Result<ApplyOutcome> create_persistent(const std::string& dev) {
         return failed("TUNSETPERSIST " + dev, error);
     }
     ::close(fd);
-    return existed ? ApplyOutcome::kAlreadyInPlace : ApplyOutcome::kApplied;
+    return ApplyOutcome::kApplied;
 }
 
 }  // namespace clat::tun

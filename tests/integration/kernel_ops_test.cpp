@@ -1,6 +1,16 @@
 // NetlinkKernel against the real kernel: every operation applies, shows in the kernel,
 // is idempotent, and its inverse returns the namespace to exactly what it was.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <net/if.h>  // before linux/if_tun.h
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <functional>
@@ -89,6 +99,41 @@ TEST_CASE("a persistent tun device is created and deleted") {
         CHECK(contains(shown, "tun type tun pi off"));
         CHECK(contains(shown, "persist on"));
     });
+}
+
+TEST_CASE("an existing tun device is in place and never attached to, even for a moment") {
+    // A translator attaching while create-tun runs must never get EBUSY: a child attaches and
+    // detaches in a loop while the tun is "created" again and again.
+    sh("ip tuntap add dev kttun0 mode tun");
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        int busy = 0;
+        for (int i = 0; i < 3000; ++i) {
+            const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+            ifreq ifr{};
+            std::strcpy(ifr.ifr_name, "kttun0");
+            ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+            if (::ioctl(fd, TUNSETIFF, &ifr) < 0 && errno == EBUSY)
+                ++busy;
+            ::close(fd);
+        }
+        ::_exit(busy == 0 ? 0 : 1);
+    }
+    int in_place = 0;
+    int failures = 0;
+    int status = 0;
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+        auto outcome = kernel().apply(op::CreateTun{"kttun0"});
+        if (!outcome.ok() && failures++ == 0)
+            MESSAGE(outcome.error().message);
+        in_place += outcome.ok() && *outcome == kAlreadyInPlace ? 1 : 0;
+    }
+    CHECK(failures == 0);
+    CHECK(in_place > 0);
+    CHECK(WIFEXITED(status));
+    CHECK_MESSAGE(WEXITSTATUS(status) == 0, "the other attacher met EBUSY");
+    sh("ip link del kttun0");
 }
 
 TEST_CASE("a link of another kind is not taken for a tun device") {
