@@ -74,13 +74,18 @@ def figure1(v):
     return "netlink event -> reconcile done", lines, data
 
 
+def median_line(s, count, runs):
+    """One line for a spread() of samples: median, extremes, samples per run asked for."""
+    return (f"median {ms(s['median_us'])} (min {ms(s['min_us'])}, max {ms(s['max_us'])}; "
+            f"{count}/{runs} runs)")
+
+
 def figure2(v):
     samples = numbers(v.get("f2.samples_us"))
     if not samples:
         return None
     s = spread(samples)
-    lines = [f"median {ms(s['median_us'])} (min {ms(s['min_us'])}, max {ms(s['max_us'])}; "
-             f"{len(samples)}/{v.get('f2.runs')} runs)"]
+    lines = [median_line(s, len(samples), v.get("f2.runs"))]
     return "cold start -> first IPv4 reply", lines, s
 
 
@@ -89,8 +94,7 @@ def figure3(v):
     if not samples:
         return None
     s = spread(samples)
-    lines = [f"median {ms(s['median_us'])} (min {ms(s['min_us'])}, max {ms(s['max_us'])}; "
-             f"{len(samples)}/{v.get('f3.runs')} runs)"]
+    lines = [median_line(s, len(samples), v.get("f3.runs"))]
     addrs, paths = numbers(v.get("f3.address_us")), numbers(v.get("f3.path_us"))
     if addrs:
         s["address_usable_us"] = int(statistics.median(addrs))
