@@ -12,7 +12,7 @@
 ///
 /// The tool (cmd-nft, cmd-ip6tables) runs with an argument vector, never through a shell.
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/ip.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"

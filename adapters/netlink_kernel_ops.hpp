@@ -5,7 +5,7 @@
 #include <string>
 
 #include "adapters/netlink_kernel_request.hpp"
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/operation.hpp"
 
 namespace clat::kernel_ops {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/result.hpp"
 
 struct nl_msg;

@@ -77,6 +77,11 @@ NetlinkObserver::~NetlinkObserver() {
     stop();
 }
 
+Status NetlinkObserver::start(std::function<void()> on_change) {
+    on_change_ = std::move(on_change);
+    return start();
+}
+
 Status NetlinkObserver::start() {
     stop();
     Status status = open_sockets();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/asio.hpp"
+#include "ports/observer.hpp"
 #include "states/facts.hpp"
 #include "states/result.hpp"
 
@@ -24,13 +25,6 @@ struct nlmsghdr;
 namespace clat {
 
 struct RouteAnswer;
-
-/// Where the kernel would send a packet for one IPv6 destination (RTM_GETROUTE).
-struct RouteLookup {
-    int ifindex = 0;
-    std::string ifname;
-    std::optional<Ipv6Address> source;  ///< preferred source address, when the kernel has one
-};
 
 /// Where the kernel would send a packet for one IPv4 destination (RTM_GETROUTE).
 struct RouteLookupV4 {
@@ -48,17 +42,8 @@ struct NetlinkObserverStats {
     std::uint64_t resyncs = 0;        ///< full re-dumps after the initial one
 };
 
-/// The batch of event messages one change notification covered, for latency measurements
-/// (scripts/bench). Recorded only while debug logging is enabled; first_rx_us is 0 otherwise
-/// and for notifications no message caused (PREF64 expiry, a retried resync).
-struct NotificationBatch {
-    std::uint64_t notification = 0;  ///< its number: stats().notifications once delivered
-    std::int64_t first_rx_us = 0;    ///< steady clock µs at which its first message was read
-    std::uint64_t messages = 0;      ///< event messages read for it
-};
-
 /// The rtnetlink observer. Single-threaded: every method and callback runs on the loop.
-class NetlinkObserver {
+class NetlinkObserver final : public ObserverPort {
   public:
     struct Options {
         /// Receive buffer of the event socket (SO_RCVBUFFORCE, else capped by rmem_max).
@@ -80,14 +65,16 @@ class NetlinkObserver {
     /// Opens the sockets, subscribes, then dumps: observed() is complete when this returns.
     /// Events that race with the dump are queued and applied afterwards.
     Status start();
+    /// The port's start: on_change replaces the constructor's callback.
+    Status start(std::function<void()> on_change) override;
     /// Closes the sockets and cancels timers; no notification follows.
-    void stop();
+    void stop() override;
 
     /// The current snapshot. PREF64 facts are per interface; expired ones are already gone.
-    const Observed& observed() const { return observed_; }
+    const Observed& observed() const override { return observed_; }
     const NetlinkObserverStats& stats() const { return stats_; }
     /// The batch the latest delivered notification covered (valid inside on_change).
-    const NotificationBatch& last_notification() const { return notified_; }
+    NotificationBatch last_notification() const override { return notified_; }
 
     /// Re-dumps links, addresses and routes into a fresh snapshot and replaces the current
     /// one (PREF64 facts cannot be dumped and are carried over). Synchronous.
@@ -96,13 +83,13 @@ class NetlinkObserver {
     /// Re-dumps the IPv6 proxy neighbour table into the snapshot; true when it changed. The
     /// kernel announces neither new nor removed proxy entries (nor the flush of a device's
     /// entries when it is set down), so whoever relies on them refreshes them. Synchronous.
-    Result<bool> refresh_proxies();
+    Result<bool> refresh_proxies() override;
     /// Refreshes the proxy entries every interval and notifies when they changed; 0 stops.
-    void set_proxy_poll(std::chrono::milliseconds interval);
+    void set_proxy_poll(std::chrono::milliseconds interval) override;
 
     /// Asks the kernel which device and source it would use towards dst. Synchronous; the
     /// kernel answers at once. Errors carry the kernel's reason (e.g. unreachable).
-    Result<RouteLookup> lookup_route(const Ipv6Address& dst);
+    Result<RouteLookup> lookup_route(const Ipv6Address& dst) override;
     Result<RouteLookupV4> lookup_route(const Ipv4Address& dst);
 
   private:

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agent/asio.hpp"
+#include "ports/router_solicitor.hpp"
 #include "states/result.hpp"
 
 namespace clat {
@@ -18,7 +19,7 @@ namespace clat {
 /// Sends rounds of up to Options::max_solicitations RS to ff02::2 on one link, on the agent's
 /// io_context. Failures (no CAP_NET_RAW, link down, no link-local address yet) are logged at
 /// warn, once per round and once for the socket, and never stop the agent. Not thread-safe.
-class RouterSolicitor {
+class RouterSolicitor final : public RouterSolicitorPort {
   public:
     struct Options {
         int max_solicitations = 3;                 ///< RFC 4861 §10 MAX_RTR_SOLICITATIONS
@@ -33,9 +34,9 @@ class RouterSolicitor {
 
     /// Starts a round on the link: the first RS now, the others an interval apart. A round
     /// already running is replaced. The raw socket is opened on first use.
-    void solicit(int ifindex, std::string ifname);
+    void solicit(int ifindex, std::string ifname) override;
     /// Stops the round (a PREF64 was heard, or discovery stopped). Idempotent.
-    void cancel();
+    void cancel() override;
 
     /// True while a round has RS left to send.
     bool active() const { return active_; }

@@ -13,25 +13,8 @@ namespace {
 
 const std::string kRoot = "/proc/sys/";
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/// Trimmed, with inner whitespace runs collapsed to one space.
 std::string normalise(const std::string& text) {
-    std::string out;
-    bool pending_space = false;
-    for (const char c : text) {
-        if (is_space(c)) {
-            pending_space = !out.empty();
-            continue;
-        }
-        if (pending_space)
-            out += ' ';
-        pending_space = false;
-        out += c;
-    }
-    return out;
+    return normalise_sysctl_value(text);
 }
 
 Error io_error(const char* what, const std::string& path, int error) {

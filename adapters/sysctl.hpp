@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"
 

@@ -22,8 +22,11 @@ void SystemdNotifier::status(const std::string& text) {
     sd_notify(0, ("STATUS=" + text).c_str());
 }
 
-void SystemdNotifier::reloading() {
-    sd_notify(0, "RELOADING=1");
+void SystemdNotifier::reloading(std::uint64_t monotonic_usec) {
+    // sd_notify(3): RELOADING=1 carries MONOTONIC_USEC, the CLOCK_MONOTONIC time at which the
+    // reload started; READY=1 follows when it is done.
+    const std::string message = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec);
+    sd_notify(0, message.c_str());
 }
 
 void SystemdNotifier::stopping() {

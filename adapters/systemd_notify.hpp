@@ -6,16 +6,17 @@
 #include <string>
 
 #include "agent/asio.hpp"
+#include "ports/notifier.hpp"
 
 namespace clat {
 
-class SystemdNotifier {
+class SystemdNotifier final : public NotifierPort {
   public:
     explicit SystemdNotifier(boost::asio::io_context& io);
-    void ready();
-    void status(const std::string& text);
-    void reloading();
-    void stopping();
+    void ready() override;
+    void status(const std::string& text) override;
+    void reloading(std::uint64_t monotonic_usec) override;
+    void stopping() override;
     /// True when the watchdog is enabled for this process; pings start with ready().
     bool watchdog_enabled() const { return watchdog_usec_ != 0; }
 

@@ -28,6 +28,8 @@ class Translator {
 
     /// Writes the configuration and starts TAYGA; on_exit is called once when it ends.
     Result<pid_t> start(const TaygaSettings& settings, ChildProcess::ExitHandler on_exit);
+    /// Options for the next start() (a reload changed cmd-tayga or tayga-conffile).
+    void set_options(Options options) { options_ = std::move(options); }
     /// SIGTERM, then SIGKILL after grace; the exit handler given to start() reports the end.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(3));
     bool running() const { return child_.running(); }

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/result.hpp"
 
 namespace clat::tun {

@@ -32,28 +32,31 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
                 std::max<std::int64_t>(0, (now_unix_ms + left_ms + 500) / 1000));
         }
     }
-    s.plat_dev = view.plat_dev;
+    s.plat_dev = view.machine.binding ? view.machine.binding->plat_dev : std::string();
     s.clat_dev = config.clat_dev;
     s.clat_v4 = config.clat_v4_addr.to_string();
-    s.clat_v6 = view.clat_v6 ? view.clat_v6->to_string() : std::string();
-    s.translator_pid = static_cast<std::uint32_t>(view.machine.translator_pid.value_or(0));
+    s.clat_v6 = view.machine.binding ? view.machine.binding->clat_v6.to_string() : std::string();
+    s.translator_pid = static_cast<std::uint32_t>(view.data_path.process_id.value_or(0));
     s.translator_restarts = static_cast<std::uint32_t>(view.machine.translator_restarts);
     s.last_transition = static_cast<std::uint64_t>(view.last_transition_unix_us);
     s.last_error = view.last_error;
     return s;
 }
 
-ControlPlane::ControlPlane(boost::asio::io_context& io, Agent& agent)
-    : agent_(agent), service_(io, *this, agent.config().dbus_admin_group, [&agent] {
-          const auto& dev = agent.config().clat_dev;
+ControlPlane::ControlPlane(boost::asio::io_context& io, const Config& config)
+    : config_(config), service_(io, *this, config.dbus_admin_group, [this] {
+          const auto& dev = config_.clat_dev;
           return dbus::Counters{read_counter(dev, "rx_packets"), read_counter(dev, "tx_packets"),
                                 read_counter(dev, "rx_bytes"), read_counter(dev, "tx_bytes")};
-      }) {
-    agent_.on_view_change([this](const AgentView& view) { publish(view); });
+      }) {}
+
+void ControlPlane::attach(std::function<Status()> reload, std::function<void()> rediscover) {
+    reload_ = std::move(reload);
+    rediscover_ = std::move(rediscover);
 }
 
 void ControlPlane::start() {
-    publish(agent_.view());
+    publish(view_);
     service_.start();
 }
 
@@ -62,21 +65,30 @@ void ControlPlane::stop() {
 }
 
 Status ControlPlane::reload() {
-    auto status = agent_.reload();
-    if (status)
-        service_.set_admin_group(agent_.config().dbus_admin_group);
-    return status;
+    if (!reload_)
+        return make_error("the agent is not ready");
+    return reload_();
 }
 
 void ControlPlane::rediscover() {
-    agent_.rediscover();
+    if (rediscover_)
+        rediscover_();
+}
+
+void ControlPlane::reconfigure(const Config& config) {
+    config_ = config;
+    service_.set_admin_group(config_.dbus_admin_group);
 }
 
 void ControlPlane::publish(const AgentView& view) {
+    view_ = view;
     const auto now_unix = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-    service_.publish(to_dbus_status(view, agent_.config(), monotonic_ms(), now_unix));
+    const auto now_mono = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+    service_.publish(to_dbus_status(view, config_, now_mono, now_unix));
 }
 
 }  // namespace clat

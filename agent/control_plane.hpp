@@ -1,11 +1,12 @@
 #pragma once
-/// Bridges the agent and its D-Bus service: publishes the agent's view as the immutable
-/// status snapshot, forwards Reload()/Rediscover(), and reads the CLAT device's counters.
+/// Bridges the agent and its D-Bus service: the agent's StatusSink (its view becomes the
+/// immutable status snapshot, a reload's admin group the bus policy), and the service's
+/// ControlHandler (Reload() and Rediscover() go to the agent's one reload path).
 
-#include <memory>
+#include <functional>
 
-#include "agent/agent.hpp"
 #include "dbus/service.hpp"
+#include "ports/status_sink.hpp"
 
 namespace clat {
 
@@ -13,19 +14,27 @@ namespace clat {
 dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
                                  std::int64_t now_monotonic_ms, std::int64_t now_unix_ms);
 
-class ControlPlane final : public dbus::ControlHandler {
+class ControlPlane final : public dbus::ControlHandler, public StatusSink {
   public:
-    ControlPlane(boost::asio::io_context& io, Agent& agent);
+    ControlPlane(boost::asio::io_context& io, const Config& config);
+    /// Where Reload() and Rediscover() go (the agent); set before start().
+    void attach(std::function<Status()> reload, std::function<void()> rediscover);
     /// Connects to the bus (retrying in the background when it is not there yet).
     void start();
     void stop();
+
+    // dbus::ControlHandler
     Status reload() override;
     void rediscover() override;
+    // StatusSink
+    void publish(const AgentView& view) override;
+    void reconfigure(const Config& config) override;
 
   private:
-    void publish(const AgentView& view);
-
-    Agent& agent_;
+    Config config_;
+    AgentView view_;
+    std::function<Status()> reload_;
+    std::function<void()> rediscover_;
     dbus::DbusService service_;
 };
 

@@ -5,16 +5,7 @@
 #include <spdlog/spdlog.h>
 
 namespace clat {
-namespace {
-
-// /proc/sys values end in a newline; the value written back must not carry it.
-std::string without_trailing_newline(std::string value) {
-    while (!value.empty() && value.back() == '\n')
-        value.pop_back();
-    return value;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Executor::Executor(KernelPort& kernel, UndoJournal journal)
     : kernel_(kernel), journal_(std::move(journal)) {}
@@ -43,8 +34,8 @@ Status Executor::apply_one(const Operation& op) {
         auto current = kernel_.read_sysctl(sysctl->path);
         if (!current)
             return current.error();
-        auto old_value = without_trailing_newline(std::move(*current));
-        if (old_value == sysctl->value) {
+        auto old_value = normalise_sysctl_value(*current);
+        if (old_value == normalise_sysctl_value(sysctl->value)) {
             spdlog::debug("in place {}", text);
             return Ok{};
         }

@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "agent/kernel_port.hpp"
 #include "agent/undo_journal.hpp"
+#include "ports/kernel.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"
 

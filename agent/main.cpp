@@ -1,10 +1,22 @@
 /// clatd: parses the command line and the configuration, then runs the agent.
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
+#include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
 
+#include "adapters/asio_timers.hpp"
+#include "adapters/child_process.hpp"
+#include "adapters/dns64_plat_discovery.hpp"
+#include "adapters/firewall_detect.hpp"
+#include "adapters/netlink_kernel.hpp"
+#include "adapters/netlink_observer.hpp"
+#include "adapters/router_solicitor.hpp"
+#include "adapters/script_runner.hpp"
+#include "adapters/systemd_notify.hpp"
+#include "adapters/tayga_data_path.hpp"
 #include "agent/agent.hpp"
 #include "agent/control_plane.hpp"
 #include "agent/logging.hpp"
@@ -35,16 +47,73 @@ int check_config(const clat::config::LoadedConfig& loaded) {
     return std::cout.flush() ? 0 : kExitFailure;
 }
 
-/// Runs the agent on one io_context until SIGINT/SIGTERM has torn the CLAT down.
+std::string runtime_dir() {
+    // systemd's RuntimeDirectory= sets this; clatd.service uses RuntimeDirectory=clatd.
+    if (const char* dir = std::getenv("RUNTIME_DIRECTORY"); dir != nullptr && *dir != '\0')
+        return dir;
+    return std::string(clat::kDefaultJournalDirectory);
+}
+
+/// SIGINT/SIGTERM stop the agent, SIGHUP reloads it (the unit's ExecReload), on the loop.
+void arm_signals(boost::asio::signal_set& signals, clat::Agent& agent) {
+    signals.async_wait([&signals, &agent](const boost::system::error_code& ec, int signo) {
+        if (ec)
+            return;
+        if (signo == SIGHUP) {
+            spdlog::info("signal SIGHUP: reload");
+            (void)agent.reload();
+        } else {
+            const char* name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+            spdlog::info("signal {}: stop", name);
+            agent.stop(name);
+        }
+        arm_signals(signals, agent);
+    });
+}
+
+/// Wires the real adapters to the agent and runs it on one io_context until SIGINT/SIGTERM
+/// has torn the CLAT down.
 int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig loaded) {
-    clat::setup_logging(loaded.config.quiet, loaded.config.debug);
+    using namespace clat;
+    setup_logging(loaded.config.quiet, loaded.config.debug);
     spdlog::info("start version={} config={}", CLATD_VERSION,
                  loaded.source.empty() ? std::string("(none)") : loaded.source);
+    const Config& config = loaded.config;
+    const std::string run_dir = runtime_dir();
     boost::asio::io_context io;
-    clat::Agent agent(io, clat::Agent::Options{cli, ""}, std::move(loaded));
+    auto kernel = NetlinkKernel::open();
+    if (!kernel) {
+        spdlog::error("cannot start: {}", kernel.error().message);
+        return kExitFailure;
+    }
+    auto journal = UndoJournal::open(run_dir, config.clat_dev);
+    if (!journal) {
+        spdlog::error("cannot start: {}", journal.error().message);
+        return kExitFailure;
+    }
+    ChildReaper reaper(io);
+    NetlinkObserver observer(io, monotonic_ms, [] {});
+    Dns64PlatDiscovery discovery(io);
+    RouterSolicitor solicitor(io);
+    TaygaDataPath data_path(io, reaper, run_dir);
+    ScriptRunner scripts(io, reaper);
+    AsioTimers timers(io);
+    SystemdNotifier notifier(io);
     // D-Bus first, so that READY=1 (after the first evaluation) finds the API up; without a
     // bus the service keeps retrying and the CLAT works regardless (SPEC §8).
-    clat::ControlPlane control(io, agent);
+    ControlPlane control(io, config);
+    Agent::Options options;
+    options.load_config = [cli] { return config::load_config(cli); };
+    options.set_log_level = [](int quiet, int debug) {
+        spdlog::default_logger()->set_level(log_level(quiet, debug));
+    };
+    options.firewall_backend = detect_firewall_backend;
+    AgentPorts ports{**kernel, observer, discovery, solicitor, data_path,
+                     scripts,  timers,   notifier,  control};
+    Agent agent(io, ports, config, std::move(*journal), std::move(options));
+    control.attach([&agent] { return agent.reload(); }, [&agent] { agent.rediscover(); });
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+    arm_signals(signals, agent);
     control.start();
     if (auto started = agent.start(); !started) {
         spdlog::error("cannot start: {}", started.error().message);

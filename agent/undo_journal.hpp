@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/kernel_port.hpp"
+#include "ports/kernel.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"
 

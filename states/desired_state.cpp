@@ -11,11 +11,8 @@ constexpr std::string_view kConfPrefix = "net/ipv6/conf/";
 constexpr std::string_view kAcceptRaSuffix = "/accept_ra";
 constexpr const char* kForwarding = "net/ipv6/conf/all/forwarding";
 
-/// A sysctl value as read from /proc/sys may end in a newline.
-std::string_view trimmed(std::string_view value) {
-    while (!value.empty() && (value.back() == '\n' || value.back() == ' '))
-        value.remove_suffix(1);
-    return value;
+std::string trimmed(std::string_view value) {
+    return normalise_sysctl_value(value);
 }
 
 bool is_accept_ra(std::string_view path) {

@@ -1,8 +1,13 @@
 #pragma once
 /// Events: past-tense facts that drive the state machine. Adapters and the agent post them to
 /// the event queue; the agent dispatches them one at a time. Each carries only what changed;
-/// the level-triggered picture (uplink usable, native IPv4, settings, time) comes with every
-/// dispatch as MachineFacts.
+/// the level-triggered picture (uplink, native IPv4, PREF64, the observed kernel state,
+/// settings, time) comes with every dispatch as MachineFacts.
+///
+/// Every effect that waits is answered by one of these: ProbeDad by DadProbeStarted, ApplyPlan
+/// by PlanApplied or PlanFailed, RunScript by ScriptFinished, StartDataPath and
+/// ReplaceDataPath by DataPathStarted or DataPathExited, StopDataPath by DataPathStopped,
+/// UndoAll by Undone, StartTimer by TimerExpired.
 
 #include <cstdint>
 #include <optional>
@@ -10,21 +15,29 @@
 #include <string_view>
 #include <variant>
 
+#include "states/config_diff.hpp"
 #include "states/effects.hpp"
 #include "states/ip.hpp"
 #include "states/plat_selection.hpp"
 
 namespace clat::event {
 
-/// The uplink became usable or unusable (IPv6 default route and a global address), or
-/// changed while usable (new addresses, other device).
+/// The observed facts changed (a netlink burst that touched what the CLAT depends on, a
+/// refreshed snapshot). The machine compares them with what it acted on last; the edges below
+/// (UplinkChanged, NativeIpv4Changed, a PREF64 found or lost) are derived from that diff.
+struct FactsChanged {
+    static constexpr std::string_view kName = "FactsChanged";
+    bool operator==(const FactsChanged&) const = default;
+};
+/// Derived from FactsChanged: the uplink became usable or unusable (IPv6 default route and a
+/// global address), or changed while usable (other device).
 struct UplinkChanged {
     static constexpr std::string_view kName = "UplinkChanged";
     bool usable = false;
     bool operator==(const UplinkChanged&) const = default;
 };
-/// A native IPv4 default route (not the CLAT's own) appeared or went away. `description`
-/// says where ("native IPv4 default route via eth0") and becomes the visible reason.
+/// Derived from FactsChanged: a native IPv4 default route (not the CLAT's own) appeared or
+/// went away. `description` says where and becomes the visible reason.
 struct NativeIpv4Changed {
     static constexpr std::string_view kName = "NativeIpv4Changed";
     bool present = false;
@@ -37,7 +50,8 @@ struct TimerExpired {
     Timer timer = Timer::HoldDown;
     bool operator==(const TimerExpired&) const = default;
 };
-/// Discovery found a prefix (source Pref64 or Dns64), or refreshed one (new expiry).
+/// Discovery found a prefix (DNS64 reports it; a PREF64 is derived from FactsChanged), or
+/// refreshed one (new expiry).
 struct PlatDiscovered {
     static constexpr std::string_view kName = "PlatDiscovered";
     PlatSource source = PlatSource::Dns64;
@@ -52,52 +66,67 @@ struct PlatLost {
     std::string detail;  ///< "DNS64 query timed out"; empty: the default text
     bool operator==(const PlatLost&) const = default;
 };
-struct ProvisionSucceeded {
-    static constexpr std::string_view kName = "ProvisionSucceeded";
-    bool operator==(const ProvisionSucceeded&) const = default;
+/// effect::ProbeDad ran: the address is on the device under DAD, or could not be added.
+struct DadProbeStarted {
+    static constexpr std::string_view kName = "DadProbeStarted";
+    Ipv6Address address;
+    std::optional<std::string> error;
+    bool operator==(const DadProbeStarted&) const = default;
 };
-struct ProvisionFailed {
-    static constexpr std::string_view kName = "ProvisionFailed";
+/// effect::ApplyPlan succeeded; `operations` counts what it changed (0: converged).
+struct PlanApplied {
+    static constexpr std::string_view kName = "PlanApplied";
+    int operations = 0;
+    bool operator==(const PlanApplied&) const = default;
+};
+/// effect::ApplyPlan failed (planning or applying); what it changed was rolled back.
+struct PlanFailed {
+    static constexpr std::string_view kName = "PlanFailed";
     std::string error;
-    bool operator==(const ProvisionFailed&) const = default;
+    bool operator==(const PlanFailed&) const = default;
 };
-struct TranslatorStarted {
-    static constexpr std::string_view kName = "TranslatorStarted";
-    int pid = 0;
-    bool operator==(const TranslatorStarted&) const = default;
+/// effect::RunScript finished: the script exited, was killed at its timeout, or could not
+/// be started.
+struct ScriptFinished {
+    static constexpr std::string_view kName = "ScriptFinished";
+    ScriptKind kind = ScriptKind::Up;
+    bool success = true;
+    std::string detail;  ///< "exited with status 2", "timed out after 30 s"
+    bool operator==(const ScriptFinished&) const = default;
 };
-/// The translator exited or could not be spawned (pid 0). `status` is the agent's text:
-/// "exited with status 1", "killed by signal 9", "failed to start: ...".
-struct TranslatorExited {
-    static constexpr std::string_view kName = "TranslatorExited";
-    int pid = 0;
+/// The data path runs (effect::StartDataPath or ReplaceDataPath). `run` identifies this run
+/// of it, so that a later report about an older run is recognised as stale.
+struct DataPathStarted {
+    static constexpr std::string_view kName = "DataPathStarted";
+    std::uint64_t run = 0;
+    bool operator==(const DataPathStarted&) const = default;
+};
+/// The data path stopped by itself (the translator exited) or could not be started (run 0
+/// or the run that failed). `status` is the adapter's text: "exited with status 1", "killed
+/// by signal 9", "failed to start: ...".
+struct DataPathExited {
+    static constexpr std::string_view kName = "DataPathExited";
+    std::uint64_t run = 0;
     std::string status;
-    bool operator==(const TranslatorExited&) const = default;
+    bool operator==(const DataPathExited&) const = default;
 };
-/// The CLAT IPv6 address to use changed (renumbering, or a literal in the configuration).
-struct ClatAddressChanged {
-    static constexpr std::string_view kName = "ClatAddressChanged";
-    Ipv6Address address;
-    bool operator==(const ClatAddressChanged&) const = default;
+/// effect::StopDataPath finished: nothing translates any more.
+struct DataPathStopped {
+    static constexpr std::string_view kName = "DataPathStopped";
+    bool operator==(const DataPathStopped&) const = default;
 };
-/// The kernel's Duplicate Address Detection failed for the CLAT address.
-struct DadFailed {
-    static constexpr std::string_view kName = "DadFailed";
-    Ipv6Address address;
-    bool operator==(const DadFailed&) const = default;
-};
-/// Observed state drifted from the desired state (a route of ours removed, the PLAT device
-/// changed, a full resynchronisation after ENOBUFS); the events of a burst are coalesced.
-struct ReconcileNeeded {
-    static constexpr std::string_view kName = "ReconcileNeeded";
-    std::string what;
-    bool operator==(const ReconcileNeeded&) const = default;
+/// effect::UndoAll finished; error holds the first failure (the rest was still undone).
+struct Undone {
+    static constexpr std::string_view kName = "Undone";
+    std::optional<std::string> error;
+    bool operator==(const Undone&) const = default;
 };
 /// A valid configuration was loaded (an invalid one is rejected by the agent and never
-/// reaches the machine). MachineFacts already carries the new settings.
+/// reaches the machine). MachineFacts already carries the new settings; `diff` says which
+/// groups of keys changed.
 struct ConfigReloaded {
     static constexpr std::string_view kName = "ConfigReloaded";
-    bool affects_clat = false;
+    ConfigDiff diff;
     bool operator==(const ConfigReloaded&) const = default;
 };
 /// The operator asked for PLAT discovery now (D-Bus Rediscover()).
@@ -111,23 +140,18 @@ struct StopRequested {
     std::string origin;  ///< "SIGTERM", "SIGINT"
     bool operator==(const StopRequested&) const = default;
 };
-/// effect::Teardown finished; error holds the first failure (the rest was still undone).
-struct TeardownDone {
-    static constexpr std::string_view kName = "TeardownDone";
-    std::optional<std::string> error;
-    bool operator==(const TeardownDone&) const = default;
-};
 
 }  // namespace clat::event
 
 namespace clat {
 
 /// One event.
-using Event = std::variant<
-    event::UplinkChanged, event::NativeIpv4Changed, event::TimerExpired, event::PlatDiscovered,
-    event::PlatLost, event::ProvisionSucceeded, event::ProvisionFailed, event::TranslatorStarted,
-    event::TranslatorExited, event::ClatAddressChanged, event::DadFailed, event::ReconcileNeeded,
-    event::ConfigReloaded, event::RediscoverRequested, event::StopRequested, event::TeardownDone>;
+using Event = std::variant<event::FactsChanged, event::UplinkChanged, event::NativeIpv4Changed,
+                           event::TimerExpired, event::PlatDiscovered, event::PlatLost,
+                           event::DadProbeStarted, event::PlanApplied, event::PlanFailed,
+                           event::ScriptFinished, event::DataPathStarted, event::DataPathExited,
+                           event::DataPathStopped, event::Undone, event::ConfigReloaded,
+                           event::RediscoverRequested, event::StopRequested>;
 
 /// The event's type name, for debug logs.
 inline std::string_view event_name(const Event& event) {

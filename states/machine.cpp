@@ -19,22 +19,39 @@ std::string stop_cause(const event::StopRequested& stop) {
     return stop.origin.empty() ? "stop requested" : "stop requested (" + stop.origin + ")";
 }
 
-namespace {
+Transition with_phase(const state::Active& active, state::ActivePhase phase,
+                      std::vector<Effect> effects, std::string cause) {
+    state::Active next = active;
+    next.phase = std::move(phase);
+    return Transition{std::move(next), std::move(effects), std::move(cause)};
+}
 
-/// The timer a state may have running, to cancel when leaving it.
-std::optional<Timer> running_timer(const State& state) {
+std::vector<Timer> running_timers(const State& state) {
     if (std::holds_alternative<state::ProbeV4>(state))
-        return Timer::HoldDown;
+        return {Timer::HoldDown};
     const auto* active = std::get_if<state::Active>(&state);
     if (active == nullptr)
-        return std::nullopt;
-    if (const auto* p = std::get_if<state::Provision>(&active->phase); p && !p->in_flight)
-        return Timer::ProvisionRetry;
-    if (const auto* r = std::get_if<state::Running>(&active->phase);
-        r && r->translator.phase == TranslatorSupervision::Phase::WaitingRestart)
-        return Timer::TranslatorRestart;
-    return std::nullopt;
+        return {};
+    if (const auto* p = std::get_if<state::Provision>(&active->phase)) {
+        if (p->step == state::Provision::Step::RetryWait)
+            return {Timer::ProvisionRetry};
+        if (p->step == state::Provision::Step::ProbingDad)
+            return {Timer::DadTimeout};
+        return {};
+    }
+    std::vector<Timer> timers;
+    if (const auto* r = std::get_if<state::Running>(&active->phase)) {
+        if (r->translator.phase == TranslatorSupervision::Phase::WaitingRestart)
+            timers.push_back(Timer::TranslatorRestart);
+        if (r->reconcile.step == state::Reconcile::Step::RetryWait)
+            timers.push_back(Timer::ReconcileRetry);
+        if (r->reconcile.step == state::Reconcile::Step::ProbingDad)
+            timers.push_back(Timer::DadTimeout);
+    }
+    return timers;
 }
+
+namespace {
 
 Transition enter_probe(const MachineFacts& facts, std::string cause) {
     const std::int64_t delay = facts.settings.v4_conncheck_delay_ms;
@@ -82,12 +99,14 @@ Transition on_probe_v4(const state::ProbeV4& probe, const Event& event, const Ma
                         state::ProbeV4{false, 0, facts.native_ipv4}, {}, facts.native_ipv4};
                 return enter_active(facts, "no native IPv4");
             },
-            [&](const event::ConfigReloaded&) {
+            [&](const event::ConfigReloaded& e) {
                 if (!probing) {
                     Transition t = enter_active(facts, "IPv4 check disabled by reload");
                     t.effects.insert(t.effects.begin(), effect::CancelTimer{Timer::HoldDown});
                     return t;
                 }
+                if (!e.diff.any())
+                    return ignore(probe);
                 return enter_probe(facts, "configuration reloaded, hold-down restarted");
             },
             [&](const event::StopRequested& e) {
@@ -107,8 +126,15 @@ Transition resume(const state::Teardown& teardown, const MachineFacts& facts) {
     return enter_after_uplink(facts, "teardown done, uplink usable");
 }
 
+Transition teardown_step(state::Teardown next, state::Teardown::Step step, Effect effect,
+                         std::string cause) {
+    next.step = step;
+    return Transition{std::move(next), {std::move(effect)}, std::move(cause)};
+}
+
 Transition on_teardown(const state::Teardown& teardown, const Event& event,
                        const MachineFacts& facts) {
+    using Step = state::Teardown::Step;
     if (std::holds_alternative<event::StopRequested>(event)) {
         if (teardown.exit_after)
             return ignore(teardown);  // idempotent: the teardown already running suffices
@@ -116,15 +142,53 @@ Transition on_teardown(const state::Teardown& teardown, const Event& event,
         next.exit_after = true;
         return Transition{next, {}, "stop requested during teardown"};
     }
-    if (const auto* e = std::get_if<event::TeardownDone>(&event)) {
+    if (std::holds_alternative<event::DataPathStopped>(event) &&
+        teardown.step == Step::StoppingDataPath) {
+        if (teardown.target)
+            return teardown_step(teardown, Step::ScriptDown,
+                                 effect::RunScript{ScriptKind::Down, *teardown.target},
+                                 "data path stopped, running script-down");
+        return teardown_step(teardown, Step::Undoing, effect::UndoAll{},
+                             "data path stopped, undoing");
+    }
+    if (const auto* e = std::get_if<event::ScriptFinished>(&event);
+        e && e->kind == ScriptKind::Down && teardown.step == Step::ScriptDown) {
+        state::Teardown next = teardown;
+        if (!e->success && !next.error)
+            next.error = "script-down " + e->detail;
+        return teardown_step(
+            next, Step::Undoing, effect::UndoAll{},
+            e->success ? "script-down done, undoing" : "script-down " + e->detail + ", undoing");
+    }
+    if (const auto* e = std::get_if<event::Undone>(&event); e && teardown.step == Step::Undoing) {
+        const auto error = teardown.error ? teardown.error : e->error;
         if (!teardown.exit_after)
             return resume(teardown, facts);
-        const int code = e->error ? 1 : 0;
+        const int code = error ? 1 : 0;
         return Transition{state::Stopped{code},
                           {effect::Exit{code}},
-                          e->error ? "teardown done with error: " + *e->error : "teardown done"};
+                          error ? "teardown done with error: " + *error : "teardown done"};
     }
     return ignore(teardown);
+}
+
+std::string provision_reason(const state::Provision& p) {
+    if (p.failures == 0)
+        return {};
+    if (p.in_flight())
+        return "retrying provisioning after: " + p.last_error;
+    return "provisioning failed: " + p.last_error + "; retrying in " +
+           duration_text(provision_retry_delay_ms(p.failures));
+}
+
+std::string running_reason(const state::Running& r) {
+    std::string reason = describe(r.translator);
+    if (r.reconcile.step == state::Reconcile::Step::RetryWait) {
+        std::string rec = "reconcile failed: " + r.reconcile.last_error + "; retrying in " +
+                          duration_text(provision_retry_delay_ms(r.reconcile.failures));
+        reason = reason.empty() ? rec : reason + "; " + rec;
+    }
+    return reason;
 }
 
 }  // namespace
@@ -133,46 +197,81 @@ Transition enter_active(const MachineFacts& facts, std::string cause) {
     const MachineSettings& s = facts.settings;
     state::Active active;
     active.discovering = !s.plat_prefix;
+    if (s.pref64_enable)
+        active.candidates.pref64 = facts.pref64;
     std::vector<Effect> effects;
-    if (active.discovering)
-        effects.emplace_back(effect::StartDiscovery{});
+    if (active.discovering) {
+        effect::StartDiscovery start;
+        if (s.pref64_enable && !facts.pref64 && !facts.uplink_dev.empty())
+            start.solicit = facts.uplink_dev;
+        effects.emplace_back(start);
+    }
     const auto selected = select_prefix(s.plat_prefix, active.candidates.pref64,
                                         active.candidates.dns64, s.plat_fallback_prefix);
     if (selected) {
-        active.phase = provisioning(*selected);
-        effects.emplace_back(effect::Provision{*selected});
-        cause += ", PLAT prefix " + selected->to_string();
-    } else {
-        active.phase = state::DiscoverPlat{
-            why_no_prefix(active.candidates, s.pref64_enable, s.plat_fallback_prefix.has_value())};
+        active.phase = state::DiscoverPlat{};
+        Transition t = start_provision(active, *selected, facts,
+                                       cause + ", PLAT prefix " + selected->to_string());
+        effects.insert(effects.end(), t.effects.begin(), t.effects.end());
+        return Transition{std::move(t.next), std::move(effects), std::move(t.cause)};
     }
+    active.phase = state::DiscoverPlat{
+        why_no_prefix(active.candidates, s.pref64_enable, s.plat_fallback_prefix.has_value())};
     return Transition{active, std::move(effects), std::move(cause)};
 }
 
 Transition begin_teardown(const State& from, bool exit_after, bool rediscover, std::string cause) {
+    using Step = state::Teardown::Step;
     std::vector<Effect> effects;
-    if (auto timer = running_timer(from))
-        effects.emplace_back(effect::CancelTimer{*timer});
-    if (const auto* active = std::get_if<state::Active>(&from); active && active->discovering)
-        effects.emplace_back(effect::StopDiscovery{});
-    effects.emplace_back(effect::Teardown{});
-    return Transition{state::Teardown{exit_after, rediscover, cause}, std::move(effects), cause};
+    for (Timer timer : running_timers(from))
+        effects.emplace_back(effect::CancelTimer{timer});
+    state::Teardown next{exit_after, rediscover, cause, Step::Undoing, std::nullopt, std::nullopt};
+    bool data_path = false;
+    if (const auto* active = std::get_if<state::Active>(&from)) {
+        if (active->discovering)
+            effects.emplace_back(effect::StopDiscovery{});
+        if (const auto* p = std::get_if<state::Provision>(&active->phase);
+            p && p->step == state::Provision::Step::ScriptUp)
+            effects.emplace_back(effect::CancelScript{});
+        if (const auto* r = std::get_if<state::Running>(&active->phase)) {
+            next.target = ClatTarget{r->plat, r->binding};
+            data_path = true;
+        }
+        if (const auto* f = std::get_if<state::Failed>(&active->phase)) {
+            next.target = ClatTarget{f->plat, f->binding};
+            data_path = true;
+        }
+    }
+    if (data_path) {
+        next.step = Step::StoppingDataPath;
+        effects.emplace_back(effect::StopDataPath{});
+    } else {
+        effects.emplace_back(effect::UndoAll{});
+    }
+    return Transition{std::move(next), std::move(effects), std::move(cause)};
+}
+
+/// A PREF64 heard or lost while no PLAT prefix is wanted (Idle, ProbeV4, Teardown) changes
+/// nothing, but is worth a line: it is used as soon as the machine becomes Active.
+Transition note_pref64(Transition t, const Event& event, const MachineFacts& facts) {
+    if (const auto* e = std::get_if<event::PlatDiscovered>(&event);
+        e && e->source == PlatSource::Pref64) {
+        t.cause = "pref64 prefix=" + e->prefix.to_string();
+        if (e->expires_at_ms)
+            t.cause +=
+                " lifetime=" + std::to_string((*e->expires_at_ms - facts.now_ms) / 1000) + "s";
+        t.cause += ", kept for later";
+        t.notable = true;
+    }
+    if (const auto* e = std::get_if<event::PlatLost>(&event);
+        e && e->source == PlatSource::Pref64) {
+        t.cause = "pref64 withdrawn or expired";
+        t.notable = true;
+    }
+    return t;
 }
 
 }  // namespace detail
-
-namespace {
-
-std::string provision_reason(const state::Provision& p) {
-    if (p.failures == 0)
-        return {};
-    if (p.in_flight)
-        return "retrying provisioning after: " + p.last_error;
-    return "provisioning failed: " + p.last_error + "; retrying in " +
-           duration_text(provision_retry_delay_ms(p.failures));
-}
-
-}  // namespace
 
 std::int64_t provision_retry_delay_ms(int failures) {
     std::int64_t delay = kRestartInitialDelayMs;
@@ -203,7 +302,8 @@ std::string_view state_name(const State& state) {
 }
 
 MachineStatus status_of(const State& state) {
-    MachineStatus status{std::string(state_name(state)), {}, {}, {}, 0};
+    MachineStatus status;
+    status.state = std::string(state_name(state));
     std::visit(
         Overloaded{
             [&](const state::Idle&) { status.reason = "no usable IPv6 uplink"; },
@@ -217,19 +317,24 @@ MachineStatus status_of(const State& state) {
                 std::visit(Overloaded{
                                [&](const state::DiscoverPlat& d) { status.reason = d.reason; },
                                [&](const state::Provision& p) {
-                                   status.reason = provision_reason(p);
+                                   status.reason = detail::provision_reason(p);
                                    status.plat = p.plat;
+                                   status.binding = p.binding;
+                                   status.last_error = p.last_error;
                                },
                                [&](const state::Running& r) {
-                                   status.reason = describe(r.translator);
+                                   status.reason = detail::running_reason(r);
                                    status.plat = r.plat;
-                                   status.translator_pid = r.translator.pid;
+                                   status.binding = r.binding;
                                    status.translator_restarts = r.translator.restarts;
+                                   status.last_error = r.reconcile.last_error;
                                },
                                [&](const state::Failed& f) {
                                    status.reason = f.reason;
                                    status.plat = f.plat;
+                                   status.binding = f.binding;
                                    status.translator_restarts = f.translator.restarts;
+                                   status.last_error = f.translator.last_exit;
                                },
                            },
                            a.phase);
@@ -239,6 +344,12 @@ MachineStatus status_of(const State& state) {
         },
         state);
     return status;
+}
+
+std::optional<Ipv6Prefix> held_prefix(const State& state) {
+    if (auto plat = status_of(state).plat)
+        return plat->prefix;
+    return std::nullopt;
 }
 
 Transition on(const State& state, const Event& event, const MachineFacts& facts) {
@@ -251,9 +362,28 @@ Transition on(const State& state, const Event& event, const MachineFacts& facts)
             [&](const state::Stopped& s) { return detail::ignore(s); },
         },
         state);
+    if (t.ignored())
+        t = detail::note_pref64(t, event, facts);
     if (status_of(t.next) != status_of(state))
         t.effects.insert(t.effects.begin(), effect::PublishStatus{});
     return t;
+}
+
+std::vector<Event> fact_edges(const MachineFacts& before, const MachineFacts& after) {
+    std::vector<Event> edges;
+    if (before.uplink_usable != after.uplink_usable || before.uplink_dev != after.uplink_dev)
+        edges.emplace_back(event::UplinkChanged{after.uplink_usable});
+    if (before.native_ipv4 != after.native_ipv4)
+        edges.emplace_back(event::NativeIpv4Changed{!after.native_ipv4.empty(), after.native_ipv4});
+    if (before.pref64 != after.pref64) {
+        if (after.pref64) {
+            edges.emplace_back(event::PlatDiscovered{PlatSource::Pref64, after.pref64->prefix,
+                                                     after.pref64->expires_at_ms});
+        } else {
+            edges.emplace_back(event::PlatLost{PlatSource::Pref64, "PREF64 withdrawn or expired"});
+        }
+    }
+    return edges;
 }
 
 Machine Machine::in_state(State state) {
@@ -263,9 +393,26 @@ Machine Machine::in_state(State state) {
 }
 
 Transition Machine::dispatch(const Event& event, const MachineFacts& facts) {
-    Transition t = on(state_, event, facts);
-    state_ = t.next;
-    return t;
+    if (!std::holds_alternative<event::FactsChanged>(event)) {
+        Transition t = on(state_, event, facts);
+        state_ = t.next;
+        return t;
+    }
+    std::vector<Event> steps = fact_edges(seen_, facts);
+    steps.emplace_back(event);
+    seen_ = facts;
+    seen_.observed = nullptr;  // only the derived facts are compared later
+    Transition folded{state_, {}, {}, false};
+    for (const auto& step : steps) {
+        Transition t = on(state_, step, facts);
+        state_ = t.next;
+        folded.effects.insert(folded.effects.end(), t.effects.begin(), t.effects.end());
+        if (!t.cause.empty())
+            folded.cause += (folded.cause.empty() ? "" : "; ") + t.cause;
+        folded.notable = folded.notable || t.notable;
+    }
+    folded.next = state_;
+    return folded;
 }
 
 }  // namespace clat

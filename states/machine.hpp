@@ -1,12 +1,22 @@
 #pragma once
-/// The hierarchical state machine of one CLAT instance (SPEC §4), as pure code:
+/// The hierarchical state machine of one CLAT instance (SPEC §4), as pure code. It owns every
+/// phase of the lifecycle; the agent only runs its effects and posts their answers:
 ///
 ///   Idle ─▶ ProbeV4 ─▶ Active{ DiscoverPLAT ─▶ Provision ─▶ Running ⇄ Failed } ─▶ Teardown
+///
+///   Provision: Resolving ─▶ [ProbingDad ─▶] Applying ─▶ ScriptUp ─▶ Running (StartDataPath)
+///              any step failing ─▶ RetryWait ─(timer)─▶ Resolving
+///   Running:   data path Starting ⇄ Up ⇄ WaitingRestart; every relevant snapshot reconciles
+///              (Resolving ─▶ [ProbingDad ─▶] Applying; a failure waits for a retry timer), a
+///              new mapping replaces the data path
+///   Teardown:  StoppingDataPath ─▶ ScriptDown ─▶ Undoing ─▶ Idle / ProbeV4 / Active / Stopped
 ///
 /// `on(state, event, facts)` returns the next state, the effects for the agent to run after
 /// the transition, and the cause to log. Time enters only as MachineFacts::now_ms; timers
 /// are effects. What all Active sub-states share (uplink lost, native IPv4 appeared, stop,
 /// reload) is handled once, by the Active parent, before the sub-state sees the event.
+/// Level-triggered facts arrive as event::FactsChanged; Machine::dispatch derives the edges
+/// (uplink, native IPv4, PREF64) by comparing them with the facts it saw last.
 
 #include <cstdint>
 #include <optional>
@@ -15,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "states/binding.hpp"
 #include "states/effects.hpp"
 #include "states/events.hpp"
 #include "states/ip.hpp"
@@ -31,8 +42,9 @@ struct MachineSettings {
     bool pref64_enable = true;
     std::optional<Ipv6Prefix> plat_prefix;  ///< set: discovery disabled
     std::optional<Ipv6Prefix> plat_fallback_prefix;
-    /// `tayga-restart-delay`: the translator's first restart delay, the supervision's time base.
+    /// `tayga-restart-delay`: the data path's first restart delay, the supervision's time base.
     std::int64_t tayga_restart_delay_ms = kRestartInitialDelayMs;
+    BindingSettings binding;
 
     /// The translator supervision policy scaled to tayga_restart_delay_ms.
     SupervisionPolicy translator_policy() const { return scaled_policy(tayga_restart_delay_ms); }
@@ -42,12 +54,19 @@ struct MachineSettings {
     bool operator==(const MachineSettings&) const = default;
 };
 
-/// The level-triggered picture at dispatch time; filled by the agent from Observed and the
-/// configuration, so the machine stays independent of the netlink adapter.
+/// The level-triggered picture at dispatch time, derived by the agent from one snapshot of the
+/// observed state (pure functions of states/observation.hpp) and the configuration.
 struct MachineFacts {
     std::int64_t now_ms = 0;  ///< the agent's monotonic clock
     bool uplink_usable = false;
+    std::string uplink_dev;   ///< the usable uplink's name; empty when none
     std::string native_ipv4;  ///< empty: none; else where, "native IPv4 default route via eth0"
+    std::optional<PlatChoice> pref64;  ///< the valid PREF64 on the uplink (pref64-enable)
+    /// The relevant part of the observed kernel state; null: nothing observed.
+    const Observed* observed = nullptr;
+    /// The route lookup towards the prefix the machine held when the snapshot was taken.
+    std::optional<PlatRoute> plat_route;
+    std::uint64_t entropy = 0;  ///< seeds random IIDs for a new CLAT address
     MachineSettings settings;
 };
 
@@ -69,27 +88,52 @@ struct DiscoverPlat {
     std::string reason;  ///< why no prefix is usable yet
     bool operator==(const DiscoverPlat&) const = default;
 };
-/// Provisioning for a prefix: in flight, or waiting to retry after a failure.
+/// Provisioning for a prefix, step by step; a failed step waits for a retry.
 struct Provision {
+    enum class Step { Resolving, ProbingDad, Applying, ScriptUp, RetryWait };
     PlatChoice plat;
-    bool in_flight = true;
-    bool dirty = false;  ///< something changed while in flight: reconcile once provisioned
-    int failures = 0;    ///< failed attempts in a row
+    Step step = Step::Resolving;
+    std::optional<Binding> binding;  ///< being probed, applied, or script-up runs for it
+    bool refresh_requested = false;  ///< Resolving: RefreshFacts is outstanding
+    bool dirty = false;              ///< something changed while a step ran: reconcile once Running
+    DadMemory dad;
+    int dad_conflicts = 0;
+    int failures = 0;  ///< failed attempts in a row
     std::int64_t retry_at_ms = 0;
     std::string last_error;
+    bool in_flight() const { return step != Step::RetryWait; }
     bool operator==(const Provision&) const = default;
 };
-/// Provisioned; supervising the translator.
+/// Keeping the kernel state converged while provisioned.
+struct Reconcile {
+    enum class Step { Idle, Resolving, ProbingDad, Applying, RetryWait };
+    Step step = Step::Idle;
+    std::optional<Binding> candidate;  ///< the binding being probed or applied
+    bool dirty = false;                ///< facts changed while applying: plan again after
+    int dad_conflicts = 0;
+    int failures = 0;
+    std::int64_t retry_at_ms = 0;
+    std::string last_error;
+    bool operator==(const Reconcile&) const = default;
+};
+/// Provisioned; supervising the data path.
 struct Running {
     PlatChoice plat;
+    Binding binding;
     TranslatorSupervision translator;
+    DataPathMapping mapping;  ///< what the data path was (last) started with
+    DadMemory dad;
+    Reconcile reconcile;
     bool operator==(const Running&) const = default;
 };
-/// Provisioned, but the translator gave up after repeated fast failures (SPEC §9). Left by
-/// a reload, a rediscovery, an uplink change or a new PLAT prefix.
+/// Provisioned, but the data path gave up after repeated fast failures (SPEC §9). Left by a
+/// reload, a rediscovery, an uplink change or a new PLAT prefix.
 struct Failed {
     PlatChoice plat;
+    Binding binding;
     TranslatorSupervision translator;
+    DataPathMapping mapping;
+    DadMemory dad;
     std::string reason;
     bool operator==(const Failed&) const = default;
 };
@@ -101,11 +145,15 @@ struct Active {
     ActivePhase phase;
     bool operator==(const Active&) const = default;
 };
-/// Waits for effect::Teardown to finish, then exits or starts over.
+/// Stops the data path, runs script-down, undoes every change; then exits or starts over.
 struct Teardown {
+    enum class Step { StoppingDataPath, ScriptDown, Undoing };
     bool exit_after = false;
     bool rediscover = false;  ///< resume at DiscoverPLAT (the PLAT prefix was lost)
     std::string cause;
+    Step step = Step::Undoing;
+    std::optional<ClatTarget> target;  ///< set: script-down runs for it after the data path
+    std::optional<std::string> error;  ///< the first failure so far
     bool operator==(const Teardown&) const = default;
 };
 /// Terminal: Exit was requested.
@@ -125,6 +173,9 @@ struct Transition {
     State next;
     std::vector<Effect> effects;
     std::string cause;  ///< empty: the event was ignored and nothing changed
+    /// Worth an info line although the leaf state stays (a DAD conflict, a renumbering, the
+    /// data path's life); state changes are always logged.
+    bool notable = false;
     bool ignored() const { return cause.empty(); }
 };
 
@@ -133,13 +184,17 @@ struct MachineStatus {
     std::string state;   ///< leaf name: "Idle", "ProbeV4", "DiscoverPLAT", "Provision", ...
     std::string reason;  ///< why it waits or failed; empty when there is nothing to explain
     std::optional<PlatChoice> plat;
-    std::optional<int> translator_pid;
+    std::optional<Binding> binding;  ///< the PLAT device and CLAT address in use or in the making
     int translator_restarts = 0;
+    std::string last_error;  ///< the failure the current phase is recovering from
     bool operator==(const MachineStatus&) const = default;
 };
 
 /// Back-off before provisioning attempt failures+1: 1 s doubling to 60 s.
 std::int64_t provision_retry_delay_ms(int failures);
+
+/// How long a DAD probe may take before the attempt fails.
+inline constexpr std::int64_t kDadTimeoutMs = 10'000;
 
 /// The leaf state's name as logged: "Idle", "ProbeV4", "DiscoverPLAT", "Provision",
 /// "Running", "Failed", "Teardown", "Stopped".
@@ -148,24 +203,34 @@ std::string_view state_name(const State& state);
 /// The status view of a state.
 MachineStatus status_of(const State& state);
 
+/// The prefix whose route lookup the next snapshot should carry: the one the state holds.
+std::optional<Ipv6Prefix> held_prefix(const State& state);
+
 /// The transition function: exhaustive over states and events, pure. Appends
 /// effect::PublishStatus whenever the status view changes.
 Transition on(const State& state, const Event& event, const MachineFacts& facts);
 
-/// Holds the current state and applies `on`. The agent dispatches one event at a time and
-/// runs the returned effects afterwards.
+/// The edges between two sets of facts, as the events the handlers understand: uplink,
+/// native IPv4, PREF64 found, refreshed or lost.
+std::vector<Event> fact_edges(const MachineFacts& before, const MachineFacts& after);
+
+/// Holds the current state and the facts last seen, and applies `on`. The agent dispatches
+/// one event at a time and runs the returned effects afterwards.
 class Machine {
   public:
     Machine() = default;
     /// Testing mode: a machine that starts in any state.
     static Machine in_state(State state);
 
+    /// FactsChanged is dispatched as its edges (fact_edges against the facts seen last), then
+    /// itself; the transitions are folded into one.
     Transition dispatch(const Event& event, const MachineFacts& facts);
     const State& state() const { return state_; }
     MachineStatus status() const { return status_of(state_); }
 
   private:
     State state_ = state::Idle{};
+    MachineFacts seen_;
 };
 
 }  // namespace clat

@@ -1,6 +1,6 @@
-/// The Active parent and its sub-states DiscoverPLAT, Provision, Running and Failed. The
-/// parent handles every event first; only what is specific to one sub-state (provisioning
-/// results, the translator's life, timers) reaches the sub-state handlers.
+/// The Active parent: what all its sub-states share (stop, uplink, native IPv4, discovery,
+/// reload, rediscovery). Only what is specific to one sub-state (steps of provisioning, the
+/// data path, their timers) reaches the phase handlers of machine_provision.cpp.
 
 #include <utility>
 
@@ -11,27 +11,26 @@ namespace clat::detail {
 
 namespace {
 
-using Phase = TranslatorSupervision::Phase;
-
-Transition with_phase(const state::Active& active, state::ActivePhase phase,
-                      std::vector<Effect> effects, std::string cause) {
-    state::Active next = active;
-    next.phase = std::move(phase);
-    return Transition{std::move(next), std::move(effects), std::move(cause)};
-}
-
 std::optional<PlatChoice> selection(const state::Active& active, const MachineFacts& facts) {
     const MachineSettings& s = facts.settings;
     const auto pref64 = s.pref64_enable ? active.candidates.pref64 : std::nullopt;
     return select_prefix(s.plat_prefix, pref64, active.candidates.dns64, s.plat_fallback_prefix);
 }
 
-/// Back to Running after Failed, with a fresh back-off; the effects that follow must
-/// include StartTranslator.
-state::Running revive(const state::Failed& failed, const PlatChoice& plat) {
-    state::Running running{plat, retry_after_failure(failed.translator)};
-    record_restart(running.translator);
-    return running;
+std::optional<Ipv6Prefix> phase_prefix(const state::ActivePhase& phase) {
+    if (const auto* p = std::get_if<state::Provision>(&phase))
+        return p->plat.prefix;
+    if (const auto* r = std::get_if<state::Running>(&phase))
+        return r->plat.prefix;
+    if (const auto* f = std::get_if<state::Failed>(&phase))
+        return f->plat.prefix;
+    return std::nullopt;
+}
+
+Transition prepend(std::vector<Effect> effects, Transition t) {
+    effects.insert(effects.end(), t.effects.begin(), t.effects.end());
+    t.effects = std::move(effects);
+    return t;
 }
 
 /// Discovery or the settings changed: move to the prefix now selected. `force` reconciles
@@ -40,60 +39,77 @@ Transition reselect(const state::Active& active, const MachineFacts& facts,
                     std::vector<Effect> effects, const std::string& cause, bool force) {
     const auto sel = selection(active, facts);
     if (!sel && !std::holds_alternative<state::DiscoverPlat>(active.phase))
-        return begin_teardown(active, false, true, cause + ", no PLAT prefix left");
-    const bool changed = [&] {
-        if (const auto* p = std::get_if<state::Provision>(&active.phase))
-            return sel->prefix != p->plat.prefix;
-        if (const auto* r = std::get_if<state::Running>(&active.phase))
-            return sel->prefix != r->plat.prefix;
-        if (const auto* f = std::get_if<state::Failed>(&active.phase))
-            return sel->prefix != f->plat.prefix;
-        return true;
-    }();
-    auto phase = std::visit(
+        return prepend(std::move(effects),
+                       begin_teardown(active, false, true, cause + ", no PLAT prefix left"));
+    const bool changed = !sel || phase_prefix(active.phase) != sel->prefix;
+    return std::visit(
         Overloaded{
-            [&](const state::DiscoverPlat&) -> state::ActivePhase {
+            [&](const state::DiscoverPlat&) {
                 const MachineSettings& s = facts.settings;
-                if (!sel)
-                    return state::DiscoverPlat{why_no_prefix(active.candidates, s.pref64_enable,
-                                                             s.plat_fallback_prefix.has_value())};
-                effects.emplace_back(effect::Provision{*sel});
-                return provisioning(*sel);
+                if (!sel) {
+                    state::DiscoverPlat waiting{why_no_prefix(active.candidates, s.pref64_enable,
+                                                              s.plat_fallback_prefix.has_value())};
+                    return with_phase(active, waiting, std::move(effects), cause);
+                }
+                return prepend(std::move(effects), start_provision(active, *sel, facts, cause));
             },
-            [&](const state::Provision& p) -> state::ActivePhase {
-                state::Provision next = p;
+            [&](const state::Provision& p) {
+                if (!force && !changed) {
+                    state::Provision next = p;
+                    next.plat = *sel;  // a refreshed expiry
+                    return with_phase(active, next, std::move(effects), cause);
+                }
+                if (p.step == state::Provision::Step::Applying ||
+                    p.step == state::Provision::Step::ScriptUp) {
+                    state::Provision next = p;
+                    next.plat = *sel;
+                    next.dirty = true;
+                    return with_phase(active, next, std::move(effects),
+                                      cause + ", reconcile once provisioned");
+                }
+                if (p.step == state::Provision::Step::ProbingDad) {
+                    effects.emplace_back(effect::CancelTimer{Timer::DadTimeout});
+                    effects.emplace_back(effect::EndDadProbe{});
+                }
+                return prepend(std::move(effects), start_provision(active, *sel, facts, cause));
+            },
+            [&](const state::Running& r) {
+                state::Running next = r;
                 next.plat = *sel;
-                next.dirty = p.dirty || (p.in_flight && (force || changed));
-                return next;
-            },
-            [&](const state::Running& r) -> state::ActivePhase {
-                if (force || changed)
-                    effects.emplace_back(effect::Reconcile{*sel});
-                return state::Running{*sel, r.translator};
-            },
-            [&](const state::Failed& f) -> state::ActivePhase {
+                Transition t = with_phase(active, next, std::move(effects), cause);
                 if (!force && !changed)
-                    return state::Failed{*sel, f.translator, f.reason};
-                effects.emplace_back(effect::Reconcile{*sel});
-                effects.emplace_back(effect::StartTranslator{});
-                return revive(f, *sel);
+                    return t;
+                const auto& moved = std::get<state::Active>(t.next);
+                return prepend(std::move(t.effects), reconcile_now(moved, facts, cause));
+            },
+            [&](const state::Failed& f) {
+                if (!force && !changed) {
+                    state::Failed next = f;
+                    next.plat = *sel;
+                    return with_phase(active, next, std::move(effects), cause);
+                }
+                return prepend(std::move(effects), revive(active, f, *sel, cause));
             },
         },
         active.phase);
-    std::string full_cause = cause;
-    if (sel && changed)
-        full_cause += ", PLAT prefix " + sel->to_string();
-    return with_phase(active, std::move(phase), std::move(effects), full_cause);
 }
 
 Transition on_plat_discovered(const state::Active& active, const event::PlatDiscovered& e,
                               const MachineFacts& facts) {
-    if (e.source == PlatSource::Pref64 && !facts.settings.pref64_enable)
-        return ignore(active);
     state::Active next = active;
     record_found(next.candidates, PlatChoice{e.prefix, e.source, e.expires_at_ms});
-    return reselect(next, facts, {}, std::string(to_string(e.source)) + " reported a prefix",
-                    false);
+    std::vector<Effect> effects;
+    if (e.source == PlatSource::Pref64 && active.discovering)
+        effects.emplace_back(effect::StopSolicitation{});
+    std::string cause = std::string(to_string(e.source)) + " reported a prefix";
+    if (e.source == PlatSource::Pref64) {
+        cause = "pref64 prefix=" + e.prefix.to_string();
+        if (e.expires_at_ms)
+            cause += " lifetime=" + std::to_string((*e.expires_at_ms - facts.now_ms) / 1000) + "s";
+    }
+    Transition t = reselect(next, facts, std::move(effects), cause, false);
+    t.notable = t.notable || e.source == PlatSource::Pref64;
+    return t;
 }
 
 Transition on_plat_lost(const state::Active& active, const event::PlatLost& e,
@@ -102,7 +118,18 @@ Transition on_plat_lost(const state::Active& active, const event::PlatLost& e,
     record_lost(next.candidates, e.source, e.detail);
     const std::string detail =
         e.detail.empty() ? std::string(to_string(e.source)) + " has no prefix" : e.detail;
-    return reselect(next, facts, {}, detail, false);
+    Transition t =
+        reselect(next, facts, {},
+                 e.source == PlatSource::Pref64 ? "pref64 withdrawn or expired" : detail, false);
+    t.notable = t.notable || e.source == PlatSource::Pref64;
+    return t;
+}
+
+effect::StartDiscovery start_discovery(const state::Active& active, const MachineFacts& facts) {
+    effect::StartDiscovery start;
+    if (facts.settings.pref64_enable && !active.candidates.pref64 && !facts.uplink_dev.empty())
+        start.solicit = facts.uplink_dev;
+    return start;
 }
 
 Transition on_reload(const state::Active& active, const event::ConfigReloaded& e,
@@ -113,153 +140,59 @@ Transition on_reload(const state::Active& active, const event::ConfigReloaded& e
     state::Active next = active;
     std::vector<Effect> effects;
     next.discovering = !facts.settings.plat_prefix;
-    if (next.discovering && !active.discovering)
-        effects.emplace_back(effect::StartDiscovery{});
+    if (!facts.settings.pref64_enable)
+        next.candidates.pref64.reset();
+    else if (!next.candidates.pref64)
+        next.candidates.pref64 = facts.pref64;
+    // New discovery settings (dns64-servers, say) take effect with a fresh round of queries.
+    if (next.discovering && (!active.discovering || e.diff.discovery))
+        effects.emplace_back(start_discovery(next, facts));
     if (!next.discovering && active.discovering)
         effects.emplace_back(effect::StopDiscovery{});
-    if (e.affects_clat)
-        return reselect(next, facts, std::move(effects), "configuration reloaded", true);
-    if (const auto* failed = std::get_if<state::Failed>(&active.phase)) {
-        effects.emplace_back(effect::StartTranslator{});
-        return with_phase(next, revive(*failed, failed->plat), std::move(effects),
-                          "configuration reloaded, retrying the translator");
+    if (e.diff.clat || e.diff.discovery)
+        return reselect(next, facts, std::move(effects), "configuration reloaded", e.diff.clat);
+    if (const auto* failed = std::get_if<state::Failed>(&active.phase))
+        return prepend(
+            std::move(effects),
+            revive(next, *failed, failed->plat, "configuration reloaded, retrying the translator"));
+    if (const auto* running = std::get_if<state::Running>(&active.phase);
+        running && e.diff.data_path) {
+        state::Running moved = *running;
+        moved.translator.phase = TranslatorSupervision::Phase::Starting;
+        effects.emplace_back(effect::ReplaceDataPath{running->mapping});
+        return with_phase(next, moved, std::move(effects),
+                          "configuration reloaded, replacing the data path");
     }
     return Transition{next, std::move(effects), "configuration reloaded, CLAT unaffected"};
 }
 
-Transition on_rediscover(const state::Active& active) {
+Transition on_rediscover(const state::Active& active, const MachineFacts& facts) {
     std::vector<Effect> effects;
     if (active.discovering)
-        effects.emplace_back(effect::StartDiscovery{});
+        effects.emplace_back(start_discovery(active, facts));
     std::string cause = active.discovering ? "rediscovery requested"
                                            : "rediscovery requested, plat-prefix is configured";
-    if (const auto* failed = std::get_if<state::Failed>(&active.phase)) {
-        effects.emplace_back(effect::StartTranslator{});
-        return with_phase(active, revive(*failed, failed->plat), std::move(effects),
-                          cause + ", retrying the translator");
-    }
+    if (const auto* failed = std::get_if<state::Failed>(&active.phase))
+        return prepend(std::move(effects),
+                       revive(active, *failed, failed->plat, cause + ", retrying the translator"));
     return Transition{active, std::move(effects), std::move(cause)};
 }
 
-/// Something the desired kernel state depends on changed. An uplink change also restarts
-/// discovery and lets the translator out of Failed.
-Transition on_change(const state::Active& active, const std::string& cause, bool uplink) {
-    return std::visit(
-        Overloaded{
-            [&](const state::DiscoverPlat&) {
-                if (!uplink || !active.discovering)
-                    return ignore(active);
-                return Transition{active, {effect::StartDiscovery{}}, cause};
-            },
-            [&](const state::Provision& p) {
-                if (!p.in_flight || p.dirty)
-                    return ignore(active);  // the next attempt plans from scratch anyway
-                state::Provision next = p;
-                next.dirty = true;
-                return with_phase(active, next, {}, cause + ", reconcile once provisioned");
-            },
-            [&](const state::Running& r) {
-                return Transition{active, {effect::Reconcile{r.plat}}, cause};
-            },
-            [&](const state::Failed& f) {
-                if (!uplink)
-                    return Transition{active, {effect::Reconcile{f.plat}}, cause};
-                return with_phase(active, revive(f, f.plat),
-                                  {effect::Reconcile{f.plat}, effect::StartTranslator{}},
-                                  cause + ", retrying the translator");
-            },
-        },
-        active.phase);
-}
-
-Transition on_provision(const state::Active& active, const state::Provision& p, const Event& event,
-                        const MachineFacts& facts) {
-    if (std::holds_alternative<event::ProvisionSucceeded>(event) && p.in_flight) {
-        std::vector<Effect> effects;
-        if (p.dirty)
-            effects.emplace_back(effect::Reconcile{p.plat});
-        effects.emplace_back(effect::StartTranslator{});
-        return with_phase(active, state::Running{p.plat, {}}, std::move(effects), "converged");
-    }
-    if (const auto* e = std::get_if<event::ProvisionFailed>(&event); e && p.in_flight) {
-        state::Provision next = p;
-        next.in_flight = false;
-        next.dirty = false;
-        next.failures = p.failures + 1;
-        next.last_error = e->error;
-        const std::int64_t delay = provision_retry_delay_ms(next.failures);
-        next.retry_at_ms = facts.now_ms + delay;
-        return with_phase(active, next, {effect::StartTimer{Timer::ProvisionRetry, delay}},
-                          "provisioning failed: " + e->error);
-    }
-    if (const auto* e = std::get_if<event::TimerExpired>(&event);
-        e && e->timer == Timer::ProvisionRetry && !p.in_flight && facts.now_ms >= p.retry_at_ms) {
-        state::Provision next = p;
-        next.in_flight = true;
-        return with_phase(active, next, {effect::Provision{p.plat}},
-                          "retrying provisioning, attempt " + std::to_string(p.failures + 1));
-    }
-    return ignore(active);
-}
-
-Transition on_translator_exit(const state::Active& active, const state::Running& r,
-                              const event::TranslatorExited& e, const MachineFacts& facts) {
-    if (!exit_is_current(r.translator, e.pid))
-        return ignore(active);  // a report about an older child
-    state::Running next = r;
-    const SupervisionPolicy policy = facts.settings.translator_policy();
-    const ExitDecision decision = record_exit(next.translator, e.status, facts.now_ms, policy);
-    if (decision.give_up) {
-        std::string reason = "translator failed " + std::to_string(policy.fast_failure_limit) +
-                             " times within " + duration_text(policy.failure_window_ms) +
-                             ", last " + e.status +
-                             "; waiting for reload, rediscover or an uplink change";
-        return with_phase(active, state::Failed{r.plat, next.translator, reason}, {},
-                          "translator gave up: " + e.status);
-    }
-    return with_phase(
-        active, next, {effect::StartTimer{Timer::TranslatorRestart, decision.delay_ms}},
-        "translator " + e.status + ", restart in " + duration_text(decision.delay_ms));
-}
-
-Transition on_running(const state::Active& active, const state::Running& r, const Event& event,
-                      const MachineFacts& facts) {
-    if (const auto* e = std::get_if<event::TranslatorStarted>(&event);
-        e && r.translator.phase == Phase::Starting) {
-        state::Running next = r;
-        record_started(next.translator, e->pid, facts.now_ms);
-        return with_phase(active, next, {}, "translator started pid=" + std::to_string(e->pid));
-    }
-    // A reconcile that changed the prefix or the CLAT address replaced a healthy translator
-    // with one for the new mapping: follow the new child; it is not a failure.
-    if (const auto* e = std::get_if<event::TranslatorStarted>(&event);
-        e && r.translator.phase == Phase::Up && r.translator.pid != e->pid) {
-        state::Running next = r;
-        record_started(next.translator, e->pid, facts.now_ms);
-        return with_phase(active, next, {}, "translator replaced pid=" + std::to_string(e->pid));
-    }
-    if (const auto* e = std::get_if<event::TranslatorExited>(&event))
-        return on_translator_exit(active, r, *e, facts);
-    if (const auto* e = std::get_if<event::TimerExpired>(&event);
-        e && e->timer == Timer::TranslatorRestart && r.translator.phase == Phase::WaitingRestart &&
-        facts.now_ms >= r.translator.restart_at_ms) {
-        state::Running next = r;
-        record_restart(next.translator);
-        return with_phase(
-            active, next, {effect::StartTranslator{}},
-            "restarting translator, restart " + std::to_string(next.translator.restarts));
-    }
-    return ignore(active);
-}
-
-/// Events only a sub-state knows what to do with.
-Transition on_phase_event(const state::Active& active, const Event& event,
-                          const MachineFacts& facts) {
-    if (const auto* p = std::get_if<state::Provision>(&active.phase))
-        return on_provision(active, *p, event, facts);
-    if (const auto* r = std::get_if<state::Running>(&active.phase))
-        return on_running(active, *r, event, facts);
-    return ignore(active);  // DiscoverPLAT and Failed have no provisioning or translator
+/// The uplink changed while usable: discovery starts over and a failed data path gets
+/// another chance; a provisioned CLAT reconciles.
+Transition on_uplink_changed(const state::Active& active, const MachineFacts& facts) {
+    std::vector<Effect> effects;
+    if (active.discovering)
+        effects.emplace_back(start_discovery(active, facts));
+    const std::string cause = "uplink changed";
+    if (const auto* failed = std::get_if<state::Failed>(&active.phase))
+        return prepend(std::move(effects),
+                       revive(active, *failed, failed->plat, cause + ", retrying the translator"));
+    if (std::holds_alternative<state::Running>(active.phase))
+        return prepend(std::move(effects), reconcile_now(active, facts, cause));
+    if (effects.empty())
+        return ignore(active);
+    return Transition{active, std::move(effects), cause};
 }
 
 }  // namespace
@@ -274,7 +207,7 @@ Transition on_active(const state::Active& active, const Event& event, const Mach
             [&](const event::UplinkChanged& e) {
                 if (!e.usable)
                     return begin_teardown(active, false, false, "uplink lost");
-                return on_change(active, "uplink changed", true);
+                return on_uplink_changed(active, facts);
             },
             [&](const event::NativeIpv4Changed& e) {
                 if (!probing || !e.present)
@@ -282,19 +215,9 @@ Transition on_active(const state::Active& active, const Event& event, const Mach
                 return begin_teardown(active, false, false, e.description + " appeared");
             },
             [&](const event::ConfigReloaded& e) { return on_reload(active, e, facts); },
-            [&](const event::RediscoverRequested&) { return on_rediscover(active); },
+            [&](const event::RediscoverRequested&) { return on_rediscover(active, facts); },
             [&](const event::PlatDiscovered& e) { return on_plat_discovered(active, e, facts); },
             [&](const event::PlatLost& e) { return on_plat_lost(active, e, facts); },
-            [&](const event::ReconcileNeeded& e) {
-                return on_change(active, e.what.empty() ? "observed state changed" : e.what, false);
-            },
-            [&](const event::ClatAddressChanged& e) {
-                return on_change(active, "CLAT address now " + e.address.to_string(), false);
-            },
-            [&](const event::DadFailed& e) {
-                return on_change(active, "DAD failed for " + e.address.to_string(), false);
-            },
-            [&](const event::TeardownDone&) { return ignore(active); },
             [&](const auto&) { return on_phase_event(active, event, facts); },
         },
         event);

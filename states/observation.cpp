@@ -1,5 +1,7 @@
 #include "states/observation.hpp"
 
+#include <algorithm>
+
 namespace clat {
 namespace {
 
@@ -99,6 +101,53 @@ DadState dad_state(const Observed& observed, const std::string& dev, const Ipv6A
         return DadState::kUsable;
     }
     return DadState::kAbsent;
+}
+
+}  // namespace clat
+
+namespace clat {
+
+Observed relevant_subset(const Observed& observed, const std::string& clat_dev,
+                         const std::vector<std::string>& plat_devs,
+                         const std::optional<Ipv6Address>& plat_probe) {
+    Observed out;
+    out.links = observed.links;
+    out.pref64 = observed.pref64;
+    out.proxies_v6 = observed.proxies_v6;
+    const Link* clat = observed.link_by_name(clat_dev);
+    const int clat_index = clat != nullptr ? clat->index : -1;
+    std::vector<int> address_devices{clat_index};
+    for (const auto& name : plat_devs) {
+        if (const Link* link = observed.link_by_name(name))
+            address_devices.push_back(link->index);
+    }
+    for (const auto& r : observed.routes_v4) {
+        if ((r.is_default() && r.table == kMainTable) || r.oif == clat_index ||
+            r.protocol == kRouteProtocol)
+            out.routes_v4.push_back(r);
+    }
+    for (const auto& r : observed.routes_v6) {
+        const bool covers =
+            plat_probe && r.table == kMainTable && r.destination.contains(*plat_probe);
+        if ((r.is_default() && r.table == kMainTable) || covers || r.oif == clat_index ||
+            r.protocol == kRouteProtocol)
+            out.routes_v6.push_back(r);
+        if (r.is_default() && r.table == kMainTable)
+            address_devices.push_back(r.oif);
+    }
+    auto wanted = [&](int ifindex) {
+        return std::find(address_devices.begin(), address_devices.end(), ifindex) !=
+               address_devices.end();
+    };
+    for (const auto& a : observed.addresses_v4) {
+        if (a.ifindex == clat_index)
+            out.addresses_v4.push_back(a);
+    }
+    for (const auto& a : observed.addresses_v6) {
+        if (wanted(a.ifindex))
+            out.addresses_v6.push_back(a);
+    }
+    return out;
 }
 
 }  // namespace clat

@@ -43,3 +43,18 @@ enum class DadState { kAbsent, kTentative, kUsable, kFailed };
 DadState dad_state(const Observed& observed, const std::string& dev, const Ipv6Address& address);
 
 }  // namespace clat
+
+namespace clat {
+
+/// The part of the observed state the CLAT depends on, so that a burst of changes elsewhere
+/// (addresses on an unrelated interface, routes in another table) costs no plan: every link;
+/// the main table's default routes and the IPv6 routes covering `plat_probe` (the route lookup
+/// depends on them); every route on clat_dev or of clatd's protocol; the addresses of clat_dev,
+/// of the PLAT device and of every device holding an IPv6 default route (the uplink
+/// candidates); proxy entries; PREF64 facts. Everything the observation functions above and
+/// the planner read is inside it, so they give the same answer on it as on the whole.
+Observed relevant_subset(const Observed& observed, const std::string& clat_dev,
+                         const std::vector<std::string>& plat_devs,
+                         const std::optional<Ipv6Address>& plat_probe);
+
+}  // namespace clat

@@ -410,6 +410,22 @@ Result<Operation> read_by_index(std::size_t index, Reader& r, std::index_sequenc
 
 }  // namespace
 
+std::string normalise_sysctl_value(std::string_view text) {
+    std::string out;
+    bool pending_space = false;
+    for (const char c : text) {
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            pending_space = !out.empty();
+            continue;
+        }
+        if (pending_space)
+            out += ' ';
+        pending_space = false;
+        out += c;
+    }
+    return out;
+}
+
 std::string to_string(const Operation& op) {
     return std::visit(
         [&](const auto& o) {

@@ -152,6 +152,16 @@ using Plan = std::vector<Operation>;
 
 /// The stable one-line text form: `verb key=value ...`.
 std::string to_string(const Operation& op);
+
+/// What applying an operation did (the kernel port's answer).
+enum class ApplyOutcome {
+    kApplied,         ///< the host changed
+    kAlreadyInPlace,  ///< nothing to do: EEXIST on an add, ENOENT/ESRCH on a remove
+};
+
+/// The one definition of a sysctl value's identity: trimmed, inner whitespace runs collapsed
+/// to one space ("1\n" and "1" are the same value; so are "4096\t87380" and "4096 87380").
+std::string normalise_sysctl_value(std::string_view text);
 /// Parses the text form back; an error names what is wrong.
 Result<Operation> parse_operation(std::string_view line);
 

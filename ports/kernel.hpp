@@ -1,5 +1,5 @@
 #pragma once
-/// The port through which the executor changes the host. Implemented by adapters/kernel
+/// The port through which the executor changes the host. Implemented by adapters/netlink_kernel
 /// (netlink through libnl, /proc/sys, the firewall tool) and by fakes in unit tests.
 
 #include <string>
@@ -9,19 +9,14 @@
 
 namespace clat {
 
-/// What applying an operation did.
-enum class ApplyOutcome {
-    kApplied,         ///< the host changed
-    kAlreadyInPlace,  ///< nothing to do: EEXIST on an add, ENOENT/ESRCH on a remove
-};
-
 /// Synchronous, idempotent application of single operations. Errors carry the operation
 /// and the kernel's reason; they never throw.
 class KernelPort {
   public:
     virtual ~KernelPort() = default;
     virtual Result<ApplyOutcome> apply(const Operation& op) = 0;
-    /// Reads a sysctl; path relative to /proc/sys ("net/ipv6/conf/all/forwarding").
+    /// Reads a sysctl; path relative to /proc/sys ("net/ipv6/conf/all/forwarding"). The value
+    /// is normalised (normalise_sysctl_value).
     virtual Result<std::string> read_sysctl(const std::string& path) = 0;
 };
 

@@ -1,0 +1,188 @@
+// The agent's effects: each one a call on a port; whatever it leads to is posted as an event.
+// See agent.hpp.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agent/agent.hpp"
+#include "states/planner.hpp"
+
+namespace clat {
+
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+    using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+}  // namespace
+
+void Agent::run(const Effect& effect) {
+    std::visit(Overloaded{
+                   [&](const effect::StartTimer& e) { ports_.timers.start(e.timer, e.delay_ms); },
+                   [&](const effect::CancelTimer& e) { ports_.timers.cancel(e.timer); },
+                   [&](const effect::StartDiscovery& e) { start_discovery(e); },
+                   [&](const effect::StopDiscovery&) {
+                       ports_.discovery.stop();
+                       ports_.solicitor.cancel();
+                   },
+                   [&](const effect::StopSolicitation&) { ports_.solicitor.cancel(); },
+                   [&](const effect::RefreshFacts&) { refresh_facts(); },
+                   [&](const effect::ProbeDad& e) { probe_dad(e); },
+                   [&](const effect::EndDadProbe&) {
+                       if (dad_savepoint_)
+                           (void)executor_.rollback_to(*dad_savepoint_);
+                       dad_savepoint_.reset();
+                   },
+                   [&](const effect::ApplyPlan& e) { apply_plan(e.target); },
+                   [&](const effect::RunScript& e) {
+                       const std::string& command =
+                           e.kind == ScriptKind::Up ? config_.script_up : config_.script_down;
+                       const auto conf = config_.tayga_conffile.value_or("");
+                       ports_.scripts.run(e.kind, command,
+                                          script_environment(config_, e.target, conf));
+                   },
+                   [&](const effect::CancelScript&) { ports_.scripts.cancel(); },
+                   [&](const effect::StartDataPath& e) { ports_.data_path.start(e.mapping); },
+                   [&](const effect::ReplaceDataPath& e) { ports_.data_path.replace(e.mapping); },
+                   [&](const effect::StopDataPath&) { ports_.data_path.stop(); },
+                   [&](const effect::UndoAll&) { undo_all(); },
+                   [&](const effect::Exit& e) { finish(e.code); },
+                   [&](const effect::PublishStatus&) { publish_status(); },
+               },
+               effect);
+}
+
+void Agent::start_discovery(const effect::StartDiscovery& e) {
+    if (e.dns64)
+        ports_.discovery.start();
+    if (!e.solicit)
+        return;
+    // The kernel keeps no RA options: without a solicitation, a PREF64 would come only with
+    // the router's next periodic RA (RFC 4861 §6.3.7).
+    if (const Link* link = snapshot_.observed.link_by_name(*e.solicit))
+        ports_.solicitor.solicit(link->index, link->name);
+}
+
+void Agent::refresh_facts() {
+    boost::asio::post(io_, [this, alive = alive_] {
+        if (!*alive)
+            return;
+        take_snapshot();
+        dispatch(event::FactsChanged{});
+    });
+}
+
+void Agent::probe_dad(const effect::ProbeDad& e) {
+    // RFC 6877 §6.3 wants the CLAT address unique on the link: the kernel runs real DAD on it
+    // while it sits on the PLAT device; EndDadProbe takes it away again, so that proxy ND
+    // answers for it and packets for it reach the data path.
+    if (dad_savepoint_)
+        (void)executor_.rollback_to(*dad_savepoint_);
+    dad_savepoint_ = executor_.savepoint();
+    auto added = executor_.apply(Plan{op::AddAddressV6{e.dev, e.address, 128, true}});
+    std::optional<std::string> error;
+    if (!added) {
+        error = added.error().message;
+        dad_savepoint_.reset();
+        spdlog::error("dad probe failed address={} dev={}: {}", e.address.to_string(), e.dev,
+                      *error);
+    } else {
+        spdlog::info("dad start address={} dev={}", e.address.to_string(), e.dev);
+    }
+    post(event::DadProbeStarted{e.address, error});
+}
+
+Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
+    if (!snapshot_.sysctls) {
+        std::map<std::string, std::string> sysctls;
+        auto read = [&](const std::string& path) {
+            if (auto v = ports_.kernel.read_sysctl(path))
+                sysctls[path] = *v;
+        };
+        read("net/ipv6/conf/all/forwarding");
+        read("net/ipv6/conf/" + target.binding.plat_dev + "/proxy_ndp");
+        read("net/ipv6/conf/all/accept_ra");
+        read("net/ipv6/conf/default/accept_ra");
+        for (const auto& [index, link] : snapshot_.observed.links)
+            read("net/ipv6/conf/" + link.name + "/accept_ra");
+        snapshot_.sysctls = std::move(sysctls);
+    }
+    if (!snapshot_.firewall) {
+        snapshot_.firewall =
+            options_.firewall_backend ? options_.firewall_backend(config_) : std::nullopt;
+    }
+    Plan applied;
+    for (const auto& entry : executor_.applied()) {
+        if (auto forward = static_inverse(entry.undo))
+            applied.push_back(*forward);
+    }
+    PlanInput input{config_,
+                    snapshot_.observed,
+                    target.plat.prefix,
+                    target.binding.clat_v6,
+                    target.binding.plat_dev,
+                    *snapshot_.sysctls,
+                    *snapshot_.firewall,
+                    applied};
+    return make_plan(input);
+}
+
+void Agent::apply_plan(const ClatTarget& target) {
+    auto plan = make_current_plan(target);
+    if (!plan) {
+        spdlog::error("plan failed {}: {}", target.to_string(), plan.error().message);
+        post(event::PlanFailed{plan.error().message});
+        return;
+    }
+    spdlog::debug("plan operations={} {}", plan->size(), target.to_string());
+    if (plan->empty()) {
+        post(event::PlanApplied{0});
+        return;
+    }
+    if (Status applied = executor_.apply(*plan); !applied) {
+        spdlog::error("apply failed: {}", applied.error().message);
+        post(event::PlanFailed{applied.error().message});
+        return;
+    }
+    for (const auto& op : *plan)
+        spdlog::info("applied {}", to_string(op));
+    // What was read for this snapshot may have changed with the plan.
+    snapshot_.sysctls.reset();
+    post(event::PlanApplied{static_cast<int>(plan->size())});
+}
+
+void Agent::undo_all() {
+    dad_savepoint_.reset();
+    auto undone = executor_.undo_all();
+    std::optional<std::string> error;
+    if (!undone)
+        error = undone.error().message;
+    spdlog::info("undo done{}", error ? " error=" + *error : "");
+    snapshot_.sysctls.reset();
+    post(event::Undone{error});
+}
+
+std::vector<std::string> script_environment(const Config& config, const ClatTarget& target,
+                                            const std::string& tayga_conffile) {
+    std::vector<std::string> env;
+    for (auto [key, value] : config::effective_settings(config)) {
+        if (key == "clat-v6-addr")
+            value = target.binding.clat_v6.to_string();
+        if (key == "plat-prefix")
+            value = target.plat.prefix.to_string();
+        if (key == "plat-dev")
+            value = target.binding.plat_dev;
+        if (key == "tayga-conffile" && !tayga_conffile.empty())
+            value = tayga_conffile;
+        std::replace(key.begin(), key.end(), '-', '_');
+        env.push_back(key + "=" + value);
+    }
+    return env;
+}
+
+}  // namespace clat

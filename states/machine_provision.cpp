@@ -1,0 +1,462 @@
+/// Provision, Running and Failed: the binding (PLAT device and CLAT address), DAD with retry on
+/// conflict, plans, script-up, and the data path's life. Each step is an effect answered by a
+/// past-tense event; facts arrive as event::FactsChanged.
+
+#include <utility>
+
+#include "states/machine.hpp"
+#include "states/machine_detail.hpp"
+#include "states/observation.hpp"
+
+namespace clat::detail {
+
+namespace {
+
+using PStep = state::Provision::Step;
+using RStep = state::Reconcile::Step;
+using Phase = TranslatorSupervision::Phase;
+
+const Observed& observed_of(const MachineFacts& facts) {
+    static const Observed kNothing;
+    return facts.observed != nullptr ? *facts.observed : kNothing;
+}
+
+/// The snapshot does not carry a route lookup towards this prefix yet.
+bool needs_lookup(const MachineFacts& facts, const Ipv6Prefix& prefix) {
+    if (facts.settings.binding.plat_dev)
+        return false;
+    return !facts.plat_route || facts.plat_route->prefix != prefix;
+}
+
+/// DAD of the probed address as the snapshot shows it.
+DadState probe_state(const MachineFacts& facts, const Binding& binding) {
+    return dad_state(observed_of(facts), binding.plat_dev, binding.clat_v6);
+}
+
+/// What a DAD conflict means for the next try: nullopt = try another address, else the error.
+std::optional<std::string> after_conflict(const MachineFacts& facts, const Ipv6Address& address,
+                                          int conflicts) {
+    if (conflicts >= kDadAttempts)
+        return "DAD failed for " + std::to_string(conflicts) + " addresses";
+    if (!std::holds_alternative<ClatV6Derived>(facts.settings.binding.clat_v6))
+        return "the configured clat-v6-addr " + address.to_string() + " is in use by another node";
+    return std::nullopt;
+}
+
+std::vector<Effect> probe_effects(const Binding& b) {
+    return {effect::ProbeDad{b.plat_dev, b.clat_v6},
+            effect::StartTimer{Timer::DadTimeout, kDadTimeoutMs}};
+}
+
+std::vector<Effect> end_probe() {
+    return {effect::CancelTimer{Timer::DadTimeout}, effect::EndDadProbe{}};
+}
+
+// ---- Provision -------------------------------------------------------------------------
+
+Transition provision_failed(const state::Active& active, const state::Provision& p,
+                            std::vector<Effect> effects, const std::string& error,
+                            const MachineFacts& facts) {
+    state::Provision next = p;
+    next.step = PStep::RetryWait;
+    next.dirty = false;
+    next.refresh_requested = false;
+    next.failures = p.failures + 1;
+    next.last_error = error;
+    const std::int64_t delay = provision_retry_delay_ms(next.failures);
+    next.retry_at_ms = facts.now_ms + delay;
+    effects.emplace_back(effect::StartTimer{Timer::ProvisionRetry, delay});
+    return notable(with_phase(active, next, std::move(effects), "provisioning failed: " + error));
+}
+
+/// Resolving: find the binding in the facts, then probe it or apply the plan for it.
+Transition resolve_provision(const state::Active& active, state::Provision p,
+                             const MachineFacts& facts, std::vector<Effect> effects,
+                             std::string cause) {
+    p.step = PStep::Resolving;
+    if (needs_lookup(facts, p.plat.prefix)) {
+        if (!p.refresh_requested)
+            effects.emplace_back(effect::RefreshFacts{});
+        p.refresh_requested = true;
+        return with_phase(active, p, std::move(effects), std::move(cause));
+    }
+    p.refresh_requested = false;
+    auto binding = resolve_binding(facts.settings.binding, observed_of(facts), facts.plat_route,
+                                   p.plat.prefix, p.dad, p.binding, std::nullopt, facts.entropy);
+    if (!binding)
+        return provision_failed(active, p, std::move(effects), binding.error().message, facts);
+    p.binding = *binding;
+    if (needs_dad(facts.settings.binding, p.dad, *binding)) {
+        p.step = PStep::ProbingDad;
+        for (auto& e : probe_effects(*binding))
+            effects.push_back(std::move(e));
+        return with_phase(active, p, std::move(effects), std::move(cause));
+    }
+    p.step = PStep::Applying;
+    effects.emplace_back(effect::ApplyPlan{ClatTarget{p.plat, *binding}});
+    return with_phase(active, p, std::move(effects), std::move(cause));
+}
+
+Transition provision_dad(const state::Active& active, const state::Provision& p,
+                         const MachineFacts& facts) {
+    const DadState dad = probe_state(facts, *p.binding);
+    if (dad == DadState::kTentative || dad == DadState::kAbsent)
+        return ignore(active);
+    state::Provision next = p;
+    const Ipv6Address address = p.binding->clat_v6;
+    if (dad == DadState::kUsable) {
+        next.dad.verified.push_back(address);
+        next.step = PStep::Applying;
+        auto effects = end_probe();
+        effects.emplace_back(effect::ApplyPlan{ClatTarget{p.plat, *p.binding}});
+        return notable(with_phase(active, next, std::move(effects),
+                                  "dad passed address=" + address.to_string()));
+    }
+    next.dad.avoid.push_back(address);
+    next.dad_conflicts = p.dad_conflicts + 1;
+    const std::string cause = "dad conflict address=" + address.to_string() +
+                              " dev=" + p.binding->plat_dev + ": another node holds it";
+    if (auto error = after_conflict(facts, address, next.dad_conflicts))
+        return provision_failed(active, next, end_probe(), cause + "; " + *error, facts);
+    next.binding.reset();
+    return notable(resolve_provision(active, next, facts, end_probe(), cause));
+}
+
+Transition on_provision(const state::Active& active, const state::Provision& p, const Event& event,
+                        const MachineFacts& facts) {
+    if (std::holds_alternative<event::FactsChanged>(event)) {
+        if (p.step == PStep::Resolving)
+            return resolve_provision(active, p, facts, {}, "facts for provisioning");
+        if (p.step == PStep::ProbingDad)
+            return provision_dad(active, p, facts);
+        if ((p.step == PStep::Applying || p.step == PStep::ScriptUp) && !p.dirty) {
+            state::Provision next = p;
+            next.dirty = true;
+            return with_phase(active, next, {},
+                              "observed state changed, reconcile once provisioned");
+        }
+        return ignore(active);
+    }
+    if (const auto* e = std::get_if<event::DadProbeStarted>(&event);
+        e && p.step == PStep::ProbingDad && e->error && e->address == p.binding->clat_v6)
+        return provision_failed(active, p, end_probe(), "DAD probe: " + *e->error, facts);
+    if (const auto* e = std::get_if<event::TimerExpired>(&event)) {
+        if (e->timer == Timer::DadTimeout && p.step == PStep::ProbingDad)
+            return provision_failed(active, p, {effect::EndDadProbe{}},
+                                    "DAD did not finish on " + p.binding->plat_dev + " within " +
+                                        duration_text(kDadTimeoutMs),
+                                    facts);
+        if (e->timer == Timer::ProvisionRetry && p.step == PStep::RetryWait &&
+            facts.now_ms >= p.retry_at_ms) {
+            state::Provision next = p;
+            next.dad_conflicts = 0;
+            return resolve_provision(
+                active, next, facts, {},
+                "retrying provisioning, attempt " + std::to_string(p.failures + 1));
+        }
+        return ignore(active);
+    }
+    if (std::holds_alternative<event::PlanApplied>(event) && p.step == PStep::Applying) {
+        state::Provision next = p;
+        next.step = PStep::ScriptUp;
+        return with_phase(active, next,
+                          {effect::RunScript{ScriptKind::Up, ClatTarget{p.plat, *p.binding}}},
+                          "kernel state applied");
+    }
+    if (const auto* e = std::get_if<event::PlanFailed>(&event); e && p.step == PStep::Applying)
+        return provision_failed(active, p, {}, e->error, facts);
+    if (const auto* e = std::get_if<event::ScriptFinished>(&event);
+        e && e->kind == ScriptKind::Up && p.step == PStep::ScriptUp) {
+        if (!e->success)
+            return provision_failed(active, p, {effect::UndoAll{}}, "script-up " + e->detail,
+                                    facts);
+        state::Running running;
+        running.plat = p.plat;
+        running.binding = *p.binding;
+        running.mapping = mapping_of(ClatTarget{p.plat, *p.binding});
+        running.dad = p.dad;
+        std::vector<Effect> effects{effect::StartDataPath{running.mapping}};
+        Transition t = with_phase(active, running, std::move(effects), "converged");
+        if (!p.dirty)
+            return t;
+        const auto& moved = std::get<state::Active>(t.next);
+        Transition r = reconcile_now(moved, facts, "converged, reconciling what changed meanwhile");
+        t.effects.insert(t.effects.end(), r.effects.begin(), r.effects.end());
+        return Transition{std::move(r.next), std::move(t.effects), std::move(r.cause)};
+    }
+    return ignore(active);
+}
+
+// ---- Running ---------------------------------------------------------------------------
+
+Transition reconcile_failed(const state::Active& active, const state::Running& r,
+                            std::vector<Effect> effects, const std::string& error,
+                            const MachineFacts& facts) {
+    state::Running next = r;
+    next.reconcile.step = RStep::RetryWait;
+    next.reconcile.candidate.reset();
+    next.reconcile.dirty = false;
+    next.reconcile.failures = r.reconcile.failures + 1;
+    next.reconcile.last_error = error;
+    const std::int64_t delay = provision_retry_delay_ms(next.reconcile.failures);
+    next.reconcile.retry_at_ms = facts.now_ms + delay;
+    effects.emplace_back(effect::StartTimer{Timer::ReconcileRetry, delay});
+    return notable(with_phase(active, next, std::move(effects), "reconcile failed: " + error));
+}
+
+Transition reconcile_resolve(const state::Active& active, state::Running r,
+                             const MachineFacts& facts, std::vector<Effect> effects,
+                             std::string cause) {
+    r.reconcile.step = RStep::Resolving;
+    if (needs_lookup(facts, r.plat.prefix)) {
+        effects.emplace_back(effect::RefreshFacts{});
+        return with_phase(active, r, std::move(effects), std::move(cause));
+    }
+    auto binding = resolve_binding(facts.settings.binding, observed_of(facts), facts.plat_route,
+                                   r.plat.prefix, r.dad, r.binding, std::nullopt, facts.entropy);
+    if (!binding)
+        return reconcile_failed(active, r, std::move(effects), binding.error().message, facts);
+    r.reconcile.candidate = *binding;
+    if (*binding != r.binding && needs_dad(facts.settings.binding, r.dad, *binding)) {
+        r.reconcile.step = RStep::ProbingDad;
+        for (auto& e : probe_effects(*binding))
+            effects.push_back(std::move(e));
+        return with_phase(active, r, std::move(effects), std::move(cause));
+    }
+    r.reconcile.step = RStep::Applying;
+    effects.emplace_back(effect::ApplyPlan{ClatTarget{r.plat, *binding}});
+    return with_phase(active, r, std::move(effects), std::move(cause));
+}
+
+Transition running_dad(const state::Active& active, const state::Running& r,
+                       const MachineFacts& facts) {
+    const Binding& candidate = *r.reconcile.candidate;
+    const DadState dad = probe_state(facts, candidate);
+    if (dad == DadState::kTentative || dad == DadState::kAbsent)
+        return ignore(active);
+    state::Running next = r;
+    if (dad == DadState::kUsable) {
+        next.dad.verified.push_back(candidate.clat_v6);
+        next.reconcile.step = RStep::Applying;
+        auto effects = end_probe();
+        effects.emplace_back(effect::ApplyPlan{ClatTarget{r.plat, candidate}});
+        return notable(with_phase(active, next, std::move(effects),
+                                  "dad passed address=" + candidate.clat_v6.to_string()));
+    }
+    next.dad.avoid.push_back(candidate.clat_v6);
+    next.reconcile.dad_conflicts = r.reconcile.dad_conflicts + 1;
+    const std::string cause = "dad conflict address=" + candidate.clat_v6.to_string() +
+                              " dev=" + candidate.plat_dev + ": another node holds it";
+    if (auto error = after_conflict(facts, candidate.clat_v6, next.reconcile.dad_conflicts))
+        return reconcile_failed(active, next, end_probe(), cause + "; " + *error, facts);
+    return notable(reconcile_resolve(active, next, facts, end_probe(), cause));
+}
+
+/// The plan for the reconcile's candidate is in place: adopt the binding, move the data path
+/// to the new mapping, and plan once more if the facts changed meanwhile.
+Transition reconcile_applied(const state::Active& active, const state::Running& r,
+                             const event::PlanApplied& e, const MachineFacts& facts) {
+    state::Running next = r;
+    next.binding = *r.reconcile.candidate;
+    next.reconcile = state::Reconcile{};
+    std::vector<Effect> effects;
+    const DataPathMapping mapping = mapping_of(ClatTarget{next.plat, next.binding});
+    std::string cause = e.operations == 0
+                            ? "reconciled, nothing to change"
+                            : "reconciled, " + std::to_string(e.operations) + " changes";
+    if (next.binding.clat_v6 != r.binding.clat_v6)
+        cause += ", renumbered clat-v6 " + r.binding.clat_v6.to_string() + " -> " +
+                 next.binding.clat_v6.to_string();
+    if (mapping != r.mapping) {
+        next.mapping = mapping;
+        if (next.translator.phase != Phase::WaitingRestart) {
+            next.translator.phase = Phase::Starting;
+            effects.emplace_back(effect::ReplaceDataPath{mapping});
+            cause += ", data path moved to " + mapping.to_string();
+        }
+    }
+    Transition t = with_phase(active, next, std::move(effects), std::move(cause));
+    t.notable = e.operations > 0 || mapping != r.mapping;
+    if (!r.reconcile.dirty)
+        return t;
+    const auto& moved = std::get<state::Active>(t.next);
+    Transition again = reconcile_now(moved, facts, t.cause + "; facts changed meanwhile");
+    t.effects.insert(t.effects.end(), again.effects.begin(), again.effects.end());
+    return Transition{std::move(again.next), std::move(t.effects), std::move(again.cause)};
+}
+
+Transition on_data_path_exit(const state::Active& active, const state::Running& r,
+                             const event::DataPathExited& e, const MachineFacts& facts) {
+    if (!exit_is_current(r.translator, static_cast<int>(e.run)))
+        return ignore(active);  // a report about an older run
+    state::Running next = r;
+    const SupervisionPolicy policy = facts.settings.translator_policy();
+    const ExitDecision decision = record_exit(next.translator, e.status, facts.now_ms, policy);
+    if (decision.give_up) {
+        std::string reason = "translator failed " + std::to_string(policy.fast_failure_limit) +
+                             " times within " + duration_text(policy.failure_window_ms) +
+                             ", last " + e.status +
+                             "; waiting for reload, rediscover or an uplink change";
+        state::Failed failed{r.plat, r.binding, next.translator, r.mapping, r.dad, reason};
+        std::vector<Effect> effects;
+        if (r.reconcile.step == RStep::RetryWait)
+            effects.emplace_back(effect::CancelTimer{Timer::ReconcileRetry});
+        if (r.reconcile.step == RStep::ProbingDad)
+            effects = end_probe();
+        return with_phase(active, failed, std::move(effects), "translator gave up: " + e.status);
+    }
+    return notable(
+        with_phase(active, next, {effect::StartTimer{Timer::TranslatorRestart, decision.delay_ms}},
+                   "translator " + e.status + ", restart in " + duration_text(decision.delay_ms)));
+}
+
+Transition on_running_timer(const state::Active& active, const state::Running& r,
+                            const event::TimerExpired& e, const MachineFacts& facts) {
+    if (e.timer == Timer::TranslatorRestart && r.translator.phase == Phase::WaitingRestart &&
+        facts.now_ms >= r.translator.restart_at_ms) {
+        state::Running next = r;
+        record_restart(next.translator);
+        return notable(with_phase(
+            active, next, {effect::StartDataPath{r.mapping}},
+            "restarting translator, restart " + std::to_string(next.translator.restarts)));
+    }
+    if (e.timer == Timer::ReconcileRetry && r.reconcile.step == RStep::RetryWait &&
+        facts.now_ms >= r.reconcile.retry_at_ms)
+        return reconcile_now(
+            active, facts,
+            "retrying reconcile, attempt " + std::to_string(r.reconcile.failures + 1));
+    if (e.timer == Timer::DadTimeout && r.reconcile.step == RStep::ProbingDad)
+        return reconcile_failed(active, r, {effect::EndDadProbe{}},
+                                "DAD did not finish on " + r.reconcile.candidate->plat_dev +
+                                    " within " + duration_text(kDadTimeoutMs),
+                                facts);
+    return ignore(active);
+}
+
+Transition on_running(const state::Active& active, const state::Running& r, const Event& event,
+                      const MachineFacts& facts) {
+    if (std::holds_alternative<event::FactsChanged>(event)) {
+        switch (r.reconcile.step) {
+            case RStep::Idle:
+            case RStep::Resolving:
+                return reconcile_now(active, facts, "observed state changed");
+            case RStep::ProbingDad:
+                return running_dad(active, r, facts);
+            case RStep::Applying:
+                if (r.reconcile.dirty)
+                    return ignore(active);
+                {
+                    state::Running next = r;
+                    next.reconcile.dirty = true;
+                    return with_phase(active, next, {}, "observed state changed while applying");
+                }
+            case RStep::RetryWait:
+                return ignore(active);  // the retry timer plans from the facts of its time
+        }
+    }
+    if (const auto* e = std::get_if<event::DataPathStarted>(&event);
+        e && r.translator.phase == Phase::Starting) {
+        state::Running next = r;
+        const bool replaced = r.translator.pid.has_value();
+        record_started(next.translator, static_cast<int>(e->run), facts.now_ms);
+        return notable(
+            with_phase(active, next, {},
+                       std::string(replaced ? "data path replaced" : "data path started") +
+                           " run=" + std::to_string(e->run)));
+    }
+    if (const auto* e = std::get_if<event::DataPathExited>(&event))
+        return on_data_path_exit(active, r, *e, facts);
+    if (const auto* e = std::get_if<event::TimerExpired>(&event))
+        return on_running_timer(active, r, *e, facts);
+    if (const auto* e = std::get_if<event::DadProbeStarted>(&event);
+        e && e->error && r.reconcile.step == RStep::ProbingDad &&
+        e->address == r.reconcile.candidate->clat_v6)
+        return reconcile_failed(active, r, end_probe(), "DAD probe: " + *e->error, facts);
+    if (const auto* e = std::get_if<event::PlanApplied>(&event);
+        e && r.reconcile.step == RStep::Applying)
+        return reconcile_applied(active, r, *e, facts);
+    if (const auto* e = std::get_if<event::PlanFailed>(&event);
+        e && r.reconcile.step == RStep::Applying)
+        return reconcile_failed(active, r, {}, e->error, facts);
+    return ignore(active);
+}
+
+// ---- Failed ----------------------------------------------------------------------------
+
+Transition on_failed(const state::Active& active, const state::Failed& f, const Event& event) {
+    // The data path is down for good, but the kernel state stays ours: put back what
+    // someone removed, with the binding in force.
+    if (std::holds_alternative<event::FactsChanged>(event))
+        return Transition{active,
+                          {effect::ApplyPlan{ClatTarget{f.plat, f.binding}}},
+                          "observed state changed, translator failed"};
+    return ignore(active);
+}
+
+}  // namespace
+
+Transition start_provision(const state::Active& active, const PlatChoice& plat,
+                           const MachineFacts& facts, std::string cause) {
+    state::Provision p;
+    p.plat = plat;
+    if (const auto* previous = std::get_if<state::Provision>(&active.phase)) {
+        p.dad = previous->dad;
+        p.failures = previous->failures;
+        p.last_error = previous->last_error;
+    }
+    return notable(resolve_provision(active, p, facts, {},
+                                     std::move(cause) + "; provision plat=" + plat.to_string()));
+}
+
+Transition reconcile_now(const state::Active& active, const MachineFacts& facts,
+                         std::string cause) {
+    const auto* r = std::get_if<state::Running>(&active.phase);
+    if (r == nullptr)
+        return ignore(active);
+    std::vector<Effect> effects;
+    state::Running next = *r;
+    if (r->reconcile.step == RStep::ProbingDad)
+        effects = end_probe();
+    if (r->reconcile.step == RStep::RetryWait)
+        effects.emplace_back(effect::CancelTimer{Timer::ReconcileRetry});
+    if (r->reconcile.step == RStep::Applying) {
+        next.reconcile.dirty = true;  // the answer to the plan in flight replans
+        return with_phase(active, next, {}, std::move(cause));
+    }
+    const int failures = r->reconcile.failures;
+    const std::string last_error = r->reconcile.last_error;
+    next.reconcile = state::Reconcile{};
+    next.reconcile.failures = failures;
+    next.reconcile.last_error = last_error;
+    return reconcile_resolve(active, next, facts, std::move(effects), std::move(cause));
+}
+
+Transition revive(const state::Active& active, const state::Failed& failed, const PlatChoice& plat,
+                  std::string cause) {
+    state::Running running;
+    running.plat = plat;
+    running.binding = failed.binding;
+    running.translator = retry_after_failure(failed.translator);
+    record_restart(running.translator);
+    running.mapping = mapping_of(ClatTarget{plat, failed.binding});
+    running.dad = failed.dad;
+    running.reconcile.step = RStep::Applying;
+    running.reconcile.candidate = failed.binding;
+    return with_phase(active, running,
+                      {effect::ApplyPlan{ClatTarget{plat, failed.binding}},
+                       effect::StartDataPath{running.mapping}},
+                      std::move(cause));
+}
+
+Transition on_phase_event(const state::Active& active, const Event& event,
+                          const MachineFacts& facts) {
+    if (const auto* p = std::get_if<state::Provision>(&active.phase))
+        return on_provision(active, *p, event, facts);
+    if (const auto* r = std::get_if<state::Running>(&active.phase))
+        return on_running(active, *r, event, facts);
+    if (const auto* f = std::get_if<state::Failed>(&active.phase))
+        return on_failed(active, *f, event);
+    return ignore(active);  // DiscoverPLAT waits for discovery
+}
+
+}  // namespace clat::detail
