@@ -1,0 +1,316 @@
+// The agent over fake ports (no root): the io_context stepped until idle under a fail-safe
+// bound, the fakes driven by hand. What the agent must do: one plan per relevant snapshot,
+// each operation applied once, DAD with retry, the data path's life, one reload path for
+// every group of keys, stop in every phase, a failed reconcile retried by its timer.
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/agent_fakes.hpp"
+
+namespace clat::test {
+namespace {
+
+int applied_twice(const std::vector<std::string>& log) {
+    int duplicates = 0;
+    for (std::size_t i = 0; i < log.size(); ++i)
+        duplicates += std::count(log.begin() + static_cast<long>(i) + 1, log.end(), log[i]) > 0;
+    return duplicates;
+}
+
+bool has_route_v4_default(const Observed& s) {
+    return std::any_of(s.routes_v4.begin(), s.routes_v4.end(),
+                       [](const RouteV4& r) { return r.is_default(); });
+}
+
+/// The host as the fakes hold it, for before/after comparisons.
+struct HostState {
+    Observed observed;
+    std::map<std::string, std::string> sysctls;
+    bool operator==(const HostState&) const = default;
+};
+HostState host(const AgentBed& bed) {
+    HostState h{bed.observer.state, bed.kernel.sysctls};
+    std::erase_if(h.sysctls,
+                  [](const auto& kv) { return kv.first.find("/clat/") != std::string::npos; });
+    return h;
+}
+
+void stop_and_expect_clean(AgentBed& bed, const HostState& before) {
+    bed.agent->stop("SIGTERM");
+    bed.settle();
+    CHECK(bed.state() == "Stopped");
+    CHECK(bed.agent->exit_code() == 0);
+    CHECK(bed.io.stopped());
+    CHECK_FALSE(bed.data_path.running());
+    CHECK(host(bed) == before);
+}
+
+}  // namespace
+
+TEST_CASE("agent: cold start applies each operation once and plans nothing for an echo") {
+    AgentBed bed;
+    const HostState before = host(bed);
+    bed.start();
+    CHECK(bed.state() == "DiscoverPLAT");
+    CHECK(bed.discovery.starts == 1);
+    CHECK(bed.notifier.messages == std::vector<std::string>{"READY=1"});
+    bed.discover();
+    CHECK(bed.state() == "Provision");
+    auto probe = bed.last_probe();
+    REQUIRE(probe);
+    bed.dad_outcome(*probe, true);
+    CHECK(bed.state() == "Running");
+    CHECK(bed.data_path.calls ==
+          std::vector<std::string>{"start plat=2001:db8:64::/96 clat-v6=" + probe->to_string()});
+    CHECK(bed.kernel.count("create-tun") == 1);
+    CHECK(applied_twice(bed.kernel.log) == 0);
+    CHECK(has_route_v4_default(bed.observer.state));
+    const auto applies = bed.kernel.log.size();
+    const auto reads = bed.kernel.sysctl_reads;
+    bed.observer.changed();  // an echo: nothing relevant changed
+    bed.settle();
+    CHECK(bed.kernel.log.size() == applies);
+    CHECK(bed.kernel.sysctl_reads == reads);
+    stop_and_expect_clean(bed, before);
+}
+
+TEST_CASE("agent: an unrelated interface's address storm costs no plan") {
+    AgentBed bed;
+    bed.run_to_running();
+    bed.observer.state.links[30] = Link{30, "veth-other", "veth", true, true, 1500};
+    bed.observer.changed();
+    bed.settle();
+    const auto applies = bed.kernel.log.size();
+    const auto reads = bed.kernel.sysctl_reads;
+    const auto lookups = bed.observer.lookups;
+    for (int i = 0; i < 200; ++i) {
+        AddressV6 a;
+        a.ifindex = 30;
+        a.address = v6("2001:db8:ffee::1");
+        a.address.bytes[15] = static_cast<std::uint8_t>(i);
+        bed.observer.state.addresses_v6.push_back(a);
+        bed.observer.changed();
+        bed.settle();
+    }
+    CHECK(bed.kernel.log.size() == applies);
+    CHECK(bed.kernel.sysctl_reads == reads);
+    CHECK(bed.observer.lookups == lookups);
+}
+
+TEST_CASE("agent: DAD conflict, then another address passes") {
+    AgentBed bed;
+    bed.start();
+    bed.discover();
+    auto first = bed.last_probe();
+    REQUIRE(first);
+    bed.dad_outcome(*first, false);
+    CHECK(bed.state() == "Provision");
+    CHECK(bed.address_on_eth0(*first) == nullptr);  // the probe was taken away again
+    auto second = bed.last_probe();
+    REQUIRE(second);
+    CHECK(*second != *first);
+    bed.dad_outcome(*second, true);
+    CHECK(bed.state() == "Running");
+    REQUIRE(bed.data_path.mapping);
+    CHECK(bed.data_path.mapping->clat_v6 == *second);
+}
+
+TEST_CASE("agent: the data path exits and is restarted after its back-off") {
+    AgentBed bed;
+    bed.run_to_running();
+    bed.data_path.exit("killed by signal 9");
+    bed.settle();
+    CHECK(bed.state() == "Running");
+    CHECK(bed.timers.armed(Timer::TranslatorRestart));
+    CHECK(bed.data_path.count("start") == 1);
+    bed.timers.advance(999);
+    bed.settle();
+    CHECK(bed.data_path.count("start") == 1);
+    bed.timers.advance(1);
+    bed.settle();
+    CHECK(bed.data_path.count("start") == 2);
+    CHECK(bed.data_path.running());
+    CHECK(bed.status.views.back().machine.translator_restarts == 1);
+}
+
+TEST_CASE("agent: renumbering moves the CLAT; a replacement that cannot start backs off") {
+    AgentBed bed;
+    bed.run_to_running();
+    const auto old_probe = *bed.last_probe();
+    // The router moves the host to a new /64: the old address goes, a new one comes.
+    auto& addresses = bed.observer.state.addresses_v6;
+    std::erase_if(addresses, [](const AddressV6& a) { return a.ifindex == 2; });
+    AddressV6 host;
+    host.ifindex = 2;
+    host.address = v6("2001:db8:2::5054:ff:fe12:3456");
+    host.prefix_length = 64;
+    addresses.push_back(host);
+    bed.data_path.fail_starts = 1;
+    bed.observer.changed();
+    bed.settle();
+    auto probe = bed.last_probe();
+    REQUIRE(probe);
+    CHECK(*probe != old_probe);
+    bed.dad_outcome(*probe, true);
+    CHECK(bed.data_path.count("replace plat=2001:db8:64::/96 clat-v6=" + probe->to_string()) == 1);
+    CHECK(bed.state() == "Running");
+    CHECK_FALSE(bed.data_path.running());
+    CHECK(bed.timers.armed(Timer::TranslatorRestart));
+    bed.timers.advance(1000);
+    bed.settle();
+    CHECK(bed.data_path.running());
+    REQUIRE(bed.data_path.mapping);
+    CHECK(bed.data_path.mapping->clat_v6 == *probe);
+}
+
+TEST_CASE("agent: a failed reconcile is retried by its timer") {
+    AgentBed bed([](Config& c) { c.dad_enable = false; });
+    bed.run_to_running();
+    // Someone deletes the CLAT's IPv4 default route; putting it back fails once.
+    std::erase_if(bed.observer.state.routes_v4, [](const RouteV4& r) { return r.is_default(); });
+    bed.kernel.fail_prefix = "add-route-v4";
+    bed.kernel.failures_left = 1;
+    bed.observer.changed();
+    bed.settle();
+    CHECK_FALSE(has_route_v4_default(bed.observer.state));
+    CHECK(bed.status.views.back().machine.reason.find("reconcile failed") != std::string::npos);
+    CHECK(bed.timers.armed(Timer::ReconcileRetry));
+    bed.timers.advance(1000);
+    bed.settle();
+    CHECK(has_route_v4_default(bed.observer.state));
+    CHECK(bed.status.views.back().machine.reason.find("reconcile failed") == std::string::npos);
+}
+
+TEST_CASE("agent: reload, one path for every group of keys") {
+    AgentBed bed([](Config& c) { c.dad_enable = false; });
+    bed.run_to_running();
+    const auto discovery_starts = bed.discovery.starts;
+
+    SUBCASE("dns64-servers: discovery reconfigured and restarted") {
+        bed.next_config->dns64_servers = {"2001:db8:1::53"};
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        REQUIRE_FALSE(bed.discovery.settings.empty());
+        CHECK(bed.discovery.settings.back().servers == bed.next_config->dns64_servers);
+        CHECK(bed.discovery.starts == discovery_starts + 1);
+    }
+    SUBCASE("dbus-admin-group: the bus policy follows") {
+        bed.next_config->dbus_admin_group = "clat-admins";
+        REQUIRE(bed.agent->reload());
+        REQUIRE(bed.status.admin_groups.size() == 1);
+        CHECK(bed.status.admin_groups.back() == std::optional<std::string>("clat-admins"));
+    }
+    SUBCASE("debug: the log level follows") {
+        bed.next_config->debug = 1;
+        REQUIRE(bed.agent->reload());
+        CHECK(bed.log_levels == std::vector<std::pair<int, int>>{{0, 1}});
+    }
+    SUBCASE("proxynd-enable: the proxy poll stops") {
+        bed.next_config->proxynd_enable = false;
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        CHECK(bed.observer.proxy_poll == std::chrono::milliseconds(0));
+    }
+    SUBCASE("tayga-extra: the data path is replaced") {
+        bed.next_config->tayga_extra = {"offlink-mtu 1400"};
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        CHECK(bed.data_path.count("replace") == 1);
+        CHECK(bed.data_path.configures == 2);
+    }
+    SUBCASE("v4-defaultroute-metric: the route is replaced") {
+        bed.next_config->v4_defaultroute_metric = 4096;
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        CHECK(bed.kernel.count("add-route-v4") == 2);
+        CHECK(std::any_of(bed.observer.state.routes_v4.begin(), bed.observer.state.routes_v4.end(),
+                          [](const RouteV4& r) { return r.is_default() && r.metric == 4096; }));
+        CHECK(bed.discovery.starts == discovery_starts);
+    }
+    SUBCASE("script-up only: nothing re-provisioned") {
+        bed.next_config->script_up = "true";
+        const auto applies = bed.kernel.log.size();
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        CHECK(bed.kernel.log.size() == applies);
+        CHECK(bed.data_path.count("replace") == 0);
+    }
+    SUBCASE("an invalid file changes nothing and says why") {
+        bed.next_config.reset();
+        const auto applies = bed.kernel.log.size();
+        auto reloaded = bed.agent->reload();
+        REQUIRE_FALSE(reloaded);
+        CHECK(reloaded.error().message.find("v4-defaultroute-metric") != std::string::npos);
+        bed.settle();
+        CHECK(bed.kernel.log.size() == applies);
+        CHECK(bed.status.views.back().last_error.find("reload rejected") != std::string::npos);
+    }
+    // sd_notify(3): RELOADING=1 with MONOTONIC_USEC, then READY=1, after the first READY=1.
+    REQUIRE(bed.notifier.messages.size() == 3);
+    CHECK(bed.notifier.messages[0] == "READY=1");
+    CHECK(bed.notifier.messages[1].rfind("RELOADING=1 MONOTONIC_USEC=", 0) == 0);
+    CHECK(bed.notifier.messages[1].size() > std::string("RELOADING=1 MONOTONIC_USEC=").size());
+    CHECK(bed.notifier.messages[2] == "READY=1");
+}
+
+TEST_CASE("agent: stop requested in every phase leaves the host as it was") {
+    std::string phase;
+    SUBCASE("DiscoverPLAT") {
+        phase = "DiscoverPLAT";
+    }
+    SUBCASE("Provision, DAD probe running") {
+        phase = "ProbingDad";
+    }
+    SUBCASE("Provision, script-up running") {
+        phase = "ScriptUp";
+    }
+    SUBCASE("Running") {
+        phase = "Running";
+    }
+    SUBCASE("Failed") {
+        phase = "Failed";
+    }
+    SUBCASE("ProbeV4") {
+        phase = "ProbeV4";
+    }
+    AgentBed bed([&](Config& c) {
+        c.v4_conncheck_enable = phase == "ProbeV4";
+        c.script_up = "up.sh";
+        c.script_down = "down.sh";
+    });
+    const HostState before = host(bed);
+    bed.scripts.hold = phase == "ScriptUp";
+    bed.start();
+    if (phase != "DiscoverPLAT" && phase != "ProbeV4") {
+        bed.discover();
+        auto probe = bed.last_probe();
+        REQUIRE(probe);
+        if (phase != "ProbingDad")
+            bed.dad_outcome(*probe, true);
+    }
+    if (phase == "Failed") {
+        for (int i = 0; i < 5; ++i) {
+            bed.data_path.exit("exited with status 1");
+            bed.settle();
+            bed.timers.advance(60'000);
+            bed.settle();
+        }
+    }
+    CHECK(bed.state() == (phase == "ProbingDad" || phase == "ScriptUp" ? "Provision" : phase));
+    bed.scripts.hold = false;
+    bed.agent->stop("SIGTERM");
+    bed.settle();
+    if (phase == "ScriptUp") {
+        CHECK(bed.scripts.cancels == 1);
+        bed.scripts.hold = false;
+    }
+    CHECK(bed.state() == "Stopped");
+    const bool provisioned = phase == "Running" || phase == "Failed";
+    CHECK(bed.data_path.count("stop") == (provisioned ? 1 : 0));
+    CHECK((std::find(bed.scripts.runs.begin(), bed.scripts.runs.end(), "down down.sh") !=
+           bed.scripts.runs.end()) == provisioned);
+    CHECK(bed.agent->exit_code() == 0);
+    CHECK(host(bed) == before);
+}
+
+}  // namespace clat::test
