@@ -246,6 +246,8 @@ Status Agent::reload() {
     const ConfigDiff diff = diff_config(config_, loaded->config);
     config_ = loaded->config;
     reload_error_.clear();
+    if (diff.clat)
+        firewall_in_place_.clear();  // another backend or tool may hold them now
     spdlog::info("reload accepted source={} changed={}", loaded->source, diff.to_string());
     apply_consumers(diff);
     dispatch(event::ConfigReloaded{diff});

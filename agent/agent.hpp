@@ -126,6 +126,8 @@ class Agent {
     std::mt19937_64 random_;
     /// The journal position before the DAD probe's address: EndDadProbe rolls back to it.
     std::optional<UndoJournal::Savepoint> dad_savepoint_;
+    /// Firewall accept rules found in place: not journalled (not ours), not planned again.
+    Plan firewall_in_place_;
     AgentView view_;
     std::string reload_error_;
     int exit_code_ = 0;

@@ -121,6 +121,7 @@ Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
         if (auto forward = static_inverse(entry.undo))
             applied.push_back(*forward);
     }
+
     PlanInput input{config_,
                     snapshot_.observed,
                     target.plat.prefix,
@@ -129,7 +130,17 @@ Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
                     *snapshot_.sysctls,
                     *snapshot_.firewall,
                     applied};
-    return make_plan(input);
+    auto plan = make_plan(input);
+    // Firewall rules cannot be observed: one the firewall adapter found in place (or had no
+    // drop chain for) is not ours and counts as done, instead of a firewall listing on every
+    // plan. It is never removed either: it is not in the journal.
+    if (plan) {
+        std::erase_if(*plan, [&](const Operation& op) {
+            return std::find(firewall_in_place_.begin(), firewall_in_place_.end(), op) !=
+                   firewall_in_place_.end();
+        });
+    }
+    return plan;
 }
 
 void Agent::apply_plan(const ClatTarget& target) {
@@ -149,15 +160,25 @@ void Agent::apply_plan(const ClatTarget& target) {
         post(event::PlanFailed{applied.error().message});
         return;
     }
-    for (const auto& op : *plan)
+    const Plan& in_place = executor_.in_place();
+    int changed = 0;
+    for (const auto& op : *plan) {
+        if (std::find(in_place.begin(), in_place.end(), op) != in_place.end()) {
+            if (std::holds_alternative<op::AddFirewallAccept>(op))
+                firewall_in_place_.push_back(op);
+            continue;
+        }
         spdlog::info("applied {}", to_string(op));
+        ++changed;
+    }
     // What was read for this snapshot may have changed with the plan.
     snapshot_.sysctls.reset();
-    post(event::PlanApplied{static_cast<int>(plan->size())});
+    post(event::PlanApplied{changed});
 }
 
 void Agent::undo_all() {
     dad_savepoint_.reset();
+    firewall_in_place_.clear();
     auto undone = executor_.undo_all();
     std::optional<std::string> error;
     if (!undone)

@@ -12,6 +12,7 @@ Executor::Executor(KernelPort& kernel, UndoJournal journal)
 
 Status Executor::apply(const Plan& plan) {
     const auto savepoint = journal_.savepoint();
+    in_place_.clear();
     for (std::size_t i = 0; i < plan.size(); ++i) {
         auto applied = apply_one(plan[i]);
         if (applied)
@@ -37,6 +38,7 @@ Status Executor::apply_one(const Operation& op) {
         auto old_value = normalise_sysctl_value(*current);
         if (old_value == normalise_sysctl_value(sysctl->value)) {
             spdlog::debug("in place {}", text);
+            in_place_.push_back(op);
             return Ok{};
         }
         // Restore the old value only while the sysctl still holds ours: if an administrator
@@ -67,6 +69,7 @@ Status Executor::apply_one(const Operation& op) {
         return outcome.error();
     }
     spdlog::debug("in place {}", text);
+    in_place_.push_back(op);
     return cancelled;
 }
 

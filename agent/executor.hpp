@@ -48,12 +48,16 @@ class Executor {
     /// The changes currently applied and not yet undone: their pending undo entries.
     const std::vector<UndoEntry>& applied() const { return journal_.pending(); }
     const UndoJournal& journal() const { return journal_; }
+    /// The operations of the last successful apply() that were in place already (nothing
+    /// changed, nothing journalled).
+    const Plan& in_place() const { return in_place_; }
 
   private:
     Status apply_one(const Operation& op);
 
     KernelPort& kernel_;
     UndoJournal journal_;
+    Plan in_place_;
 };
 
 }  // namespace clat

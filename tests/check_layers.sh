@@ -13,4 +13,16 @@ if [ -n "$bad" ]; then
   echo "$bad"
   exit 1
 fi
+# The ports are interfaces: the core's types only, nothing of an adapter or a library.
+ports=$(grep -nE "$pattern" "$root"/ports/*.hpp 2>/dev/null | grep -v 'layers: allow')
+# The agent runs effects over the ports: it must not reach an adapter directly (main.cpp
+# wires them; logging.cpp installs the journal sink).
+agent=$(grep -nE '#include[[:space:]]*"adapters/' "$root"/agent/agent*.hpp "$root"/agent/agent*.cpp \
+        "$root"/agent/executor.* 2>/dev/null)
+if [ -n "$ports$agent" ]; then
+  echo "forbidden include in ports/ or the agent:"
+  printf '%s\n' "$ports" "$agent" | sed '/^$/d'
+  exit 1
+fi
 echo "layers ok: states/ includes only the standard library and itself"
+echo "layers ok: ports/ holds interfaces only; the agent uses no adapter directly"
