@@ -254,6 +254,8 @@ Transition begin_teardown(const State& from, bool exit_after, bool rediscover, s
 /// A PREF64 heard or lost while no PLAT prefix is wanted (Idle, ProbeV4, Teardown) changes
 /// nothing, but is worth a line: it is used as soon as the machine becomes Active.
 Transition note_pref64(Transition t, const Event& event, const MachineFacts& facts) {
+    if (!facts.settings.pref64_enable)
+        return t;
     if (const auto* e = std::get_if<event::PlatDiscovered>(&event);
         e && e->source == PlatSource::Pref64) {
         t.cause = "pref64 prefix=" + e->prefix.to_string();
@@ -386,9 +388,11 @@ std::vector<Event> fact_edges(const MachineFacts& before, const MachineFacts& af
     return edges;
 }
 
-Machine Machine::in_state(State state) {
+Machine Machine::in_state(State state, const MachineFacts& seen) {
     Machine machine;
     machine.state_ = std::move(state);
+    machine.seen_ = seen;
+    machine.seen_.observed = nullptr;
     return machine;
 }
 

@@ -219,8 +219,8 @@ std::vector<Event> fact_edges(const MachineFacts& before, const MachineFacts& af
 class Machine {
   public:
     Machine() = default;
-    /// Testing mode: a machine that starts in any state.
-    static Machine in_state(State state);
+    /// Testing mode: a machine that starts in any state, having seen `seen` last.
+    static Machine in_state(State state, const MachineFacts& seen = {});
 
     /// FactsChanged is dispatched as its edges (fact_edges against the facts seen last), then
     /// itself; the transitions are folded into one.

@@ -149,8 +149,11 @@ Transition on_reload(const state::Active& active, const event::ConfigReloaded& e
         effects.emplace_back(start_discovery(next, facts));
     if (!next.discovering && active.discovering)
         effects.emplace_back(effect::StopDiscovery{});
+    // A failed data path gets another chance with every reload, whatever it changed.
+    const bool was_failed = std::holds_alternative<state::Failed>(active.phase);
     if (e.diff.clat || e.diff.discovery)
-        return reselect(next, facts, std::move(effects), "configuration reloaded", e.diff.clat);
+        return reselect(next, facts, std::move(effects), "configuration reloaded",
+                        e.diff.clat || was_failed);
     if (const auto* failed = std::get_if<state::Failed>(&active.phase))
         return prepend(
             std::move(effects),
@@ -158,6 +161,8 @@ Transition on_reload(const state::Active& active, const event::ConfigReloaded& e
     if (const auto* running = std::get_if<state::Running>(&active.phase);
         running && e.diff.data_path) {
         state::Running moved = *running;
+        if (running->translator.phase == TranslatorSupervision::Phase::WaitingRestart)
+            effects.emplace_back(effect::CancelTimer{Timer::TranslatorRestart});
         moved.translator.phase = TranslatorSupervision::Phase::Starting;
         effects.emplace_back(effect::ReplaceDataPath{running->mapping});
         return with_phase(next, moved, std::move(effects),
@@ -216,8 +221,16 @@ Transition on_active(const state::Active& active, const Event& event, const Mach
             },
             [&](const event::ConfigReloaded& e) { return on_reload(active, e, facts); },
             [&](const event::RediscoverRequested&) { return on_rediscover(active, facts); },
-            [&](const event::PlatDiscovered& e) { return on_plat_discovered(active, e, facts); },
-            [&](const event::PlatLost& e) { return on_plat_lost(active, e, facts); },
+            [&](const event::PlatDiscovered& e) {
+                if (e.source == PlatSource::Pref64 && !facts.settings.pref64_enable)
+                    return ignore(active);
+                return on_plat_discovered(active, e, facts);
+            },
+            [&](const event::PlatLost& e) {
+                if (e.source == PlatSource::Pref64 && !facts.settings.pref64_enable)
+                    return ignore(active);
+                return on_plat_lost(active, e, facts);
+            },
             [&](const auto&) { return on_phase_event(active, event, facts); },
         },
         event);

@@ -321,10 +321,13 @@ Transition on_running_timer(const state::Active& active, const state::Running& r
             "restarting translator, restart " + std::to_string(next.translator.restarts)));
     }
     if (e.timer == Timer::ReconcileRetry && r.reconcile.step == RStep::RetryWait &&
-        facts.now_ms >= r.reconcile.retry_at_ms)
+        facts.now_ms >= r.reconcile.retry_at_ms) {
+        state::Active fired = active;  // the timer ran out: nothing to cancel
+        std::get<state::Running>(fired.phase).reconcile.step = RStep::Idle;
         return reconcile_now(
-            active, facts,
+            fired, facts,
             "retrying reconcile, attempt " + std::to_string(r.reconcile.failures + 1));
+    }
     if (e.timer == Timer::DadTimeout && r.reconcile.step == RStep::ProbingDad)
         return reconcile_failed(active, r, {effect::EndDadProbe{}},
                                 "DAD did not finish on " + r.reconcile.candidate->plat_dev +

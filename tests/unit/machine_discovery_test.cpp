@@ -68,7 +68,8 @@ TEST_CASE("no prefix: DiscoverPLAT stays, says why, and takes the fallback once 
     CHECK(f.name() == "DiscoverPLAT");  // not before DNS64 has answered
     t = f.send(event::PlatLost{PlatSource::Dns64, "DNS64 query timed out"});
     CHECK(f.name() == "Provision");
-    CHECK(text(t.effects) == "provision plat=2001:db8:fb::/96 source=fallback");
+    CHECK(text(t.effects) ==
+          apply_text(PlatChoice{prefix("2001:db8:fb::/96"), PlatSource::Fallback, std::nullopt}));
 }
 
 TEST_CASE("PREF64 is preferred over DNS64, also when it arrives later") {
@@ -79,14 +80,21 @@ TEST_CASE("PREF64 is preferred over DNS64, also when it arrives later") {
     Transition t =
         w.send(event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 1'800'000});
     CHECK(w.name() == "Provision");
+    CHECK(text(t.effects) == "stop-solicitation");
+    CHECK(t.cause == "pref64 prefix=2001:db8:6464::/64 lifetime=1800s, reconcile once provisioned");
     CHECK(w.status().plat == pref64_plat());
-    t = w.send(event::ProvisionSucceeded{});
-    CHECK(text(t.effects) == "reconcile plat=2001:db8:6464::/64 source=pref64; start-translator");
+    t = w.send(event::PlanApplied{6});  // the plan in flight, for DNS64's prefix
+    CHECK(text(t.effects) == "run-script kind=up " + target_text(pref64_plat()));
+    t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+    CHECK(text(t.effects) == start_dp_text(pref64_plat()) + "; " + apply_text(pref64_plat()));
+    w.send(event::PlanApplied{2});
 
     // PREF64 withdrawn: back to DNS64 without leaving Running.
     t = w.send(event::PlatLost{PlatSource::Pref64, "PREF64 lifetime 0 on eth0"});
     CHECK(w.name() == "Running");
-    CHECK(text(t.effects) == "reconcile plat=2001:db8:64::/96 source=dns64");
+    CHECK(text(t.effects) == apply_text());
+    t = w.send(event::PlanApplied{2});
+    CHECK(text(t.effects) == "replace-data-path " + mapping_of(target()).to_string());
 }
 
 TEST_CASE("with pref64-enable off, PREF64 reports are ignored") {
@@ -104,31 +112,35 @@ TEST_CASE("Running: a refreshed prefix updates the expiry, a new one reconciles"
     CHECK(w.status().plat->expires_at_ms == 7);
     t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:65::/96"), 8});
     CHECK(w.name() == "Running");
-    CHECK(text(t.effects) == "reconcile plat=2001:db8:65::/96 source=dns64");
-    CHECK(w.status().translator_pid == 100);  // the translator keeps running
+    const PlatChoice moved{prefix("2001:db8:65::/96"), PlatSource::Dns64, 8};
+    CHECK(text(t.effects) == apply_text(moved));
+    CHECK(w.run() == 100);  // the data path keeps running until the plan is in place
 }
 
 TEST_CASE("Running: losing the only prefix tears down and rediscovers, skipping ProbeV4") {
     World w(active_with(running()));
     Transition t = w.send(event::PlatLost{PlatSource::Dns64, ""});
     CHECK(w.name() == "Teardown");
-    CHECK(text(t.effects) == "stop-discovery; teardown");
-    t = w.send(event::TeardownDone{});
+    CHECK(text(t.effects) == "stop-discovery; stop-data-path");
+    w.send(event::DataPathStopped{});
+    w.send(event::ScriptFinished{ScriptKind::Down, true, ""});
+    t = w.send(event::Undone{});
     CHECK(w.name() == "DiscoverPLAT");
-    CHECK(text(t.effects) == "start-discovery");
+    CHECK(text(t.effects) == "start-discovery solicit=eth0");
 }
 
 TEST_CASE("rediscover restarts discovery now, unless the prefix is configured") {
     World w(active_with(running()));
     Transition t = w.send(event::RediscoverRequested{});
     CHECK(w.name() == "Running");
-    CHECK(text(t.effects) == "start-discovery");
+    CHECK(text(t.effects) == "start-discovery solicit=eth0");
 
     World c;
     c.facts.settings.v4_conncheck_enable = false;
     c.facts.settings.plat_prefix = prefix("2001:db8:c0::/96");
     c.send(event::UplinkChanged{true});
-    c.send(event::ProvisionSucceeded{});
+    c.provisioned();
+    REQUIRE(c.name() == "Running");
     t = c.send(event::RediscoverRequested{});
     CHECK(text(t.effects).empty());
     CHECK(t.cause == "rediscovery requested, plat-prefix is configured");

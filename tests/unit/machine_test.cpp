@@ -1,5 +1,6 @@
-// The state machine (SPEC §4): what all states share, the happy path with a fake clock,
-// ProbeV4's hold-down, stop in every state, reloads and renumbering.
+// The state machine (SPEC §4): what all states share, each teardown step, the happy path with a
+// fake clock, ProbeV4's hold-down, stop in every state and step, and the exhaustive check that
+// an ignored event changes nothing.
 
 #include <doctest/doctest.h>
 
@@ -15,85 +16,134 @@ std::pair<Event, MachineFacts> shared_event(const std::string& label) {
         return {event::StopRequested{"SIGTERM"}, facts};
     if (label == "uplink-lost") {
         facts.uplink_usable = false;
+        facts.uplink_dev.clear();
         return {event::UplinkChanged{false}, facts};
     }
     if (label == "native-v4") {
         facts.native_ipv4 = kNativeV4;
         return {event::NativeIpv4Changed{true, kNativeV4}, facts};
     }
-    return {event::ConfigReloaded{label == "reload-clat"}, facts};
+    ConfigDiff diff;
+    diff.logging = label == "reload-logging";
+    diff.clat = label == "reload-clat";
+    diff.discovery = label == "reload-discovery";
+    diff.data_path = label == "reload-data-path";
+    return {event::ConfigReloaded{diff}, facts};
 }
 
 struct Row {
     const char* state;
     const char* event;
     const char* next;     ///< state name afterwards
-    const char* effects;  ///< golden text, PublishStatus left out
+    std::string effects;  ///< golden text, PublishStatus left out
 };
 
 constexpr const char* kHold = "start-timer timer=hold-down delay=10 s";
-constexpr const char* kReconcile = "reconcile plat=2001:db8:64::/96 source=dns64";
+constexpr const char* kDiscover = "start-discovery solicit=eth0";
+std::string replace_dp_text() {
+    return "replace-data-path " + mapping_of(target()).to_string();
+}
 
 }  // namespace
 
-TEST_CASE("shared events from every state: uplink lost, native IPv4, stop, reload") {
+TEST_CASE("shared events from every state and step: uplink lost, native IPv4, stop") {
+    const std::string stop_dp = "stop-discovery; stop-data-path";
+    const std::string undo = "stop-discovery; undo-all";
+    const std::string dad = "cancel-timer timer=dad-timeout; " + undo;
+    const std::string retry = "cancel-timer timer=provision-retry; " + undo;
+    const std::string restart = "cancel-timer timer=translator-restart; " + stop_dp;
+    const std::string rec = "cancel-timer timer=reconcile-retry; " + stop_dp;
+    const std::string script = "stop-discovery; cancel-script; undo-all";
     const Row rows[] = {
         {"Idle", "uplink-lost", "Idle", ""},
         {"Idle", "native-v4", "Idle", ""},
-        {"Idle", "stop", "Teardown", "teardown"},
-        {"Idle", "reload", "Idle", ""},
-        {"Idle", "reload-clat", "Idle", ""},
+        {"Idle", "stop", "Teardown", "undo-all"},
         {"ProbeV4 holding", "uplink-lost", "Idle", "cancel-timer timer=hold-down"},
         {"ProbeV4 holding", "native-v4", "ProbeV4", kHold},
-        {"ProbeV4 holding", "stop", "Teardown", "cancel-timer timer=hold-down; teardown"},
-        {"ProbeV4 holding", "reload", "ProbeV4", kHold},
+        {"ProbeV4 holding", "stop", "Teardown", "cancel-timer timer=hold-down; undo-all"},
         {"ProbeV4 native", "uplink-lost", "Idle", "cancel-timer timer=hold-down"},
-        {"ProbeV4 native", "native-v4", "ProbeV4", kHold},
-        {"ProbeV4 native", "stop", "Teardown", "cancel-timer timer=hold-down; teardown"},
-        {"ProbeV4 native", "reload-clat", "ProbeV4", kHold},
-        {"DiscoverPLAT", "uplink-lost", "Teardown", "stop-discovery; teardown"},
-        {"DiscoverPLAT", "native-v4", "Teardown", "stop-discovery; teardown"},
-        {"DiscoverPLAT", "stop", "Teardown", "stop-discovery; teardown"},
-        {"DiscoverPLAT", "reload", "DiscoverPLAT", ""},
-        {"DiscoverPLAT", "reload-clat", "DiscoverPLAT", ""},
-        {"Provision in flight", "uplink-lost", "Teardown", "stop-discovery; teardown"},
-        {"Provision in flight", "native-v4", "Teardown", "stop-discovery; teardown"},
-        {"Provision in flight", "stop", "Teardown", "stop-discovery; teardown"},
-        {"Provision in flight", "reload", "Provision", ""},
-        {"Provision in flight", "reload-clat", "Provision", ""},
-        {"Provision retry wait", "uplink-lost", "Teardown",
-         "cancel-timer timer=provision-retry; stop-discovery; teardown"},
-        {"Provision retry wait", "native-v4", "Teardown",
-         "cancel-timer timer=provision-retry; stop-discovery; teardown"},
-        {"Provision retry wait", "stop", "Teardown",
-         "cancel-timer timer=provision-retry; stop-discovery; teardown"},
-        {"Provision retry wait", "reload-clat", "Provision", ""},
-        {"Running", "uplink-lost", "Teardown", "stop-discovery; teardown"},
-        {"Running", "native-v4", "Teardown", "stop-discovery; teardown"},
-        {"Running", "stop", "Teardown", "stop-discovery; teardown"},
-        {"Running", "reload", "Running", ""},
-        {"Running", "reload-clat", "Running", kReconcile},
-        {"Running restart wait", "uplink-lost", "Teardown",
-         "cancel-timer timer=translator-restart; stop-discovery; teardown"},
-        {"Running restart wait", "native-v4", "Teardown",
-         "cancel-timer timer=translator-restart; stop-discovery; teardown"},
-        {"Running restart wait", "stop", "Teardown",
-         "cancel-timer timer=translator-restart; stop-discovery; teardown"},
-        {"Running restart wait", "reload-clat", "Running", kReconcile},
-        {"Failed", "uplink-lost", "Teardown", "stop-discovery; teardown"},
-        {"Failed", "native-v4", "Teardown", "stop-discovery; teardown"},
-        {"Failed", "stop", "Teardown", "stop-discovery; teardown"},
-        {"Failed", "reload", "Running", "start-translator"},
-        {"Failed", "reload-clat", "Running",
-         "reconcile plat=2001:db8:64::/96 source=dns64; start-translator"},
-        {"Teardown", "uplink-lost", "Teardown", ""},
+        {"ProbeV4 native", "stop", "Teardown", "cancel-timer timer=hold-down; undo-all"},
+        {"DiscoverPLAT", "uplink-lost", "Teardown", undo},
+        {"DiscoverPLAT", "native-v4", "Teardown", undo},
+        {"DiscoverPLAT", "stop", "Teardown", undo},
+        {"Provision resolving", "uplink-lost", "Teardown", undo},
+        {"Provision resolving", "stop", "Teardown", undo},
+        {"Provision probing DAD", "uplink-lost", "Teardown", dad},
+        {"Provision probing DAD", "native-v4", "Teardown", dad},
+        {"Provision probing DAD", "stop", "Teardown", dad},
+        {"Provision applying", "native-v4", "Teardown", undo},
+        {"Provision applying", "stop", "Teardown", undo},
+        {"Provision script-up", "uplink-lost", "Teardown", script},
+        {"Provision script-up", "stop", "Teardown", script},
+        {"Provision retry wait", "uplink-lost", "Teardown", retry},
+        {"Provision retry wait", "stop", "Teardown", retry},
+        {"Running", "uplink-lost", "Teardown", stop_dp},
+        {"Running", "native-v4", "Teardown", stop_dp},
+        {"Running", "stop", "Teardown", stop_dp},
+        {"Running restart wait", "uplink-lost", "Teardown", restart},
+        {"Running restart wait", "stop", "Teardown", restart},
+        {"Running reconciling", "stop", "Teardown", stop_dp},
+        {"Running reconcile wait", "uplink-lost", "Teardown", rec},
+        {"Running reconcile wait", "stop", "Teardown", rec},
+        {"Failed", "uplink-lost", "Teardown", stop_dp},
+        {"Failed", "native-v4", "Teardown", stop_dp},
+        {"Failed", "stop", "Teardown", stop_dp},
+        {"Teardown stopping data path", "stop", "Teardown", ""},
+        {"Teardown script-down", "uplink-lost", "Teardown", ""},
         {"Teardown", "native-v4", "Teardown", ""},
         {"Teardown", "stop", "Teardown", ""},
-        {"Teardown", "reload-clat", "Teardown", ""},
         {"Teardown exiting", "stop", "Teardown", ""},
-        {"Teardown exiting", "uplink-lost", "Teardown", ""},
         {"Stopped", "stop", "Stopped", ""},
         {"Stopped", "uplink-lost", "Stopped", ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.state);
+        CAPTURE(row.event);
+        auto [event, facts] = shared_event(row.event);
+        const Transition t = on(state_named(row.state), event, facts);
+        CHECK(state_name(t.next) == row.next);
+        CHECK(text(t.effects) == row.effects);
+    }
+}
+
+TEST_CASE("reload by group of keys, from every state and step") {
+    const std::string kApply = apply_text();
+    const std::string kStartDp = start_dp_text();
+    const std::string kReplaceDp = replace_dp_text();
+    const std::string redo_dad = "cancel-timer timer=dad-timeout; end-dad-probe; " + kApply;
+    const std::string revive = kApply + "; " + kStartDp;
+    const Row rows[] = {
+        {"Idle", "reload-clat", "Idle", ""},
+        {"ProbeV4 holding", "reload-logging", "ProbeV4", kHold},
+        {"ProbeV4 native", "reload-clat", "ProbeV4", kHold},
+        {"DiscoverPLAT", "reload-logging", "DiscoverPLAT", ""},
+        {"DiscoverPLAT", "reload-clat", "DiscoverPLAT", ""},
+        {"DiscoverPLAT", "reload-discovery", "DiscoverPLAT", kDiscover},
+        {"Provision resolving", "reload-logging", "Provision", ""},
+        {"Provision resolving", "reload-clat", "Provision", kApply},
+        {"Provision probing DAD", "reload-clat", "Provision", redo_dad},
+        {"Provision probing DAD", "reload-discovery", "Provision", kDiscover},
+        {"Provision applying", "reload-clat", "Provision", ""},  // dirty: reconciled after
+        {"Provision script-up", "reload-clat", "Provision", ""},
+        {"Provision retry wait", "reload-clat", "Provision", kApply},
+        {"Provision retry wait", "reload-data-path", "Provision", ""},
+        {"Running", "reload-logging", "Running", ""},
+        {"Running", "reload-clat", "Running", kApply},
+        {"Running", "reload-discovery", "Running", kDiscover},
+        {"Running", "reload-data-path", "Running", kReplaceDp},
+        {"Running restart wait", "reload-clat", "Running", kApply},
+        {"Running restart wait", "reload-data-path", "Running",
+         "cancel-timer timer=translator-restart; " + kReplaceDp},
+        {"Running reconciling", "reload-clat", "Running", ""},  // dirty: replanned after
+        {"Running reconcile wait", "reload-clat", "Running",
+         "cancel-timer timer=reconcile-retry; " + kApply},
+        {"Running reconcile wait", "reload-logging", "Running", ""},
+        {"Failed", "reload-logging", "Running", revive},
+        {"Failed", "reload-clat", "Running", revive},
+        {"Failed", "reload-discovery", "Running", std::string(kDiscover) + "; " + revive},
+        {"Failed", "reload-data-path", "Running", revive},
+        {"Teardown stopping data path", "reload-clat", "Teardown", ""},
+        {"Teardown", "reload-discovery", "Teardown", ""},
         {"Stopped", "reload-clat", "Stopped", ""},
     };
     for (const Row& row : rows) {
@@ -106,7 +156,7 @@ TEST_CASE("shared events from every state: uplink lost, native IPv4, stop, reloa
     }
 }
 
-TEST_CASE("after teardown the machine starts over from the facts, or exits") {
+TEST_CASE("teardown steps: stop the data path, script-down, undo; then start over or exit") {
     struct Case {
         const char* event;
         const char* after_done;
@@ -119,53 +169,87 @@ TEST_CASE("after teardown the machine starts over from the facts, or exits") {
         w.facts = facts;
         w.send(event);
         REQUIRE(w.name() == "Teardown");
-        const Transition done = w.send(event::TeardownDone{});
+        CHECK(w.send(event::Undone{}).ignored());  // not before its step
+        Transition t = w.send(event::DataPathStopped{});
+        CHECK(text(t.effects) == "run-script kind=down " + target_text());
+        CHECK(w.send(event::ScriptFinished{ScriptKind::Up, true, ""}).ignored());
+        t = w.send(event::ScriptFinished{ScriptKind::Down, true, ""});
+        CHECK(text(t.effects) == "undo-all");
+        const Transition done = w.send(event::Undone{});
         CHECK(w.name() == c.after_done);
         CHECK(publishes(done));
     }
     World w(active_with(running()));
     w.facts.native_ipv4 = kNativeV4;
     w.send(event::NativeIpv4Changed{true, kNativeV4});
-    w.send(event::TeardownDone{});
+    w.send(event::DataPathStopped{});
+    w.send(event::ScriptFinished{ScriptKind::Down, true, ""});
+    w.send(event::Undone{});
     CHECK(w.status().reason == kNativeV4);
     CHECK(text(w.last.effects) == kHold);
 }
 
-TEST_CASE("stop in every state runs the teardown exactly once, then exits") {
+TEST_CASE("teardown without a provisioned CLAT runs no data-path stop and no script-down") {
+    World w(active_with(provision_at(state::Provision::Step::Applying)));
+    Transition t = w.send(event::StopRequested{"SIGINT"});
+    CHECK(text(t.effects) == "stop-discovery; undo-all");
+    CHECK(t.cause == "stop requested (SIGINT)");
+    t = w.send(event::Undone{});
+    CHECK(text(t.effects) == "exit code=0");
+}
+
+TEST_CASE("stop in every state and step runs the teardown exactly once, then exits") {
     for (const auto& [label, state] : all_states()) {
         CAPTURE(label);
         World w(state);
         std::vector<Effect> all;
         for (const Event& e :
              std::vector<Event>{event::StopRequested{"SIGTERM"}, event::StopRequested{"SIGINT"},
-                                event::ProvisionSucceeded{}, event::TeardownDone{},
+                                event::PlanApplied{1}, event::DataPathStopped{},
+                                event::ScriptFinished{ScriptKind::Up, false, "killed by signal 15"},
+                                event::ScriptFinished{ScriptKind::Down, true, ""}, event::Undone{},
                                 event::StopRequested{"SIGTERM"}}) {
             const Transition t = w.send(e);
             all.insert(all.end(), t.effects.begin(), t.effects.end());
         }
-        const bool already_tearing_down = label.starts_with("Teardown");
+        // A teardown already under way goes on from its step; nothing runs twice.
+        const bool undoing = label == "Teardown" || label == "Teardown exiting";
         const bool stopped = label == "Stopped";
-        CHECK(count(all, "teardown") == (already_tearing_down || stopped ? 0 : 1));
+        const bool provisioned = label.starts_with("Running") || label == "Failed";
+        const bool script_down = provisioned || label == "Teardown stopping data path";
+        CHECK(count(all, "undo-all") == (undoing || stopped ? 0 : 1));
+        CHECK(count(all, "stop-data-path") == (provisioned ? 1 : 0));
+        CHECK(count(all, "run-script kind=down " + target_text()) == (script_down ? 1 : 0));
         CHECK(count(all, "exit code=0") == (stopped ? 0 : 1));
         CHECK(w.name() == "Stopped");
     }
 }
 
-TEST_CASE("a teardown that could not undo everything exits non-zero") {
-    World w(state::Teardown{true, false, "stop requested"});
-    const Transition t = w.send(event::TeardownDone{"sysctl net.ipv6.conf.all.forwarding: EPERM"});
+TEST_CASE("a teardown that could not undo everything, or whose script-down failed, exits 1") {
+    World w(teardown_at(state::Teardown::Step::Undoing, true));
+    Transition t = w.send(event::Undone{"sysctl net.ipv6.conf.all.forwarding: EPERM"});
     CHECK(text(t.effects) == "exit code=1");
     CHECK(t.cause.find("EPERM") != std::string::npos);
+
+    World s(teardown_at(state::Teardown::Step::ScriptDown, true));
+    t = s.send(event::ScriptFinished{ScriptKind::Down, false, "exited with status 3"});
+    CHECK(text(t.effects) == "undo-all");  // undone all the same
+    t = s.send(event::Undone{});
+    CHECK(text(t.effects) == "exit code=1");
+    CHECK(t.cause == "teardown done with error: script-down exited with status 3");
 }
 
 TEST_CASE("happy path Idle -> ProbeV4 -> DiscoverPLAT -> Provision -> Running, fake clock") {
+    const std::string kApply = apply_text();
     World w;
     w.facts.uplink_usable = false;
+    w.facts.uplink_dev.clear();
     CHECK(w.status().reason == "no usable IPv6 uplink");
 
     w.at(1'000);
     w.facts.uplink_usable = true;
-    Transition t = w.send(event::UplinkChanged{true});
+    w.facts.uplink_dev = "eth0";
+    Transition t = w.facts_changed();  // the uplink edge is derived from the facts
     CHECK(w.name() == "ProbeV4");
     CHECK(t.cause == "uplink usable");
     CHECK(text(t.effects) == kHold);
@@ -176,34 +260,41 @@ TEST_CASE("happy path Idle -> ProbeV4 -> DiscoverPLAT -> Provision -> Running, f
     w.at(11'000);
     t = w.send(event::TimerExpired{Timer::HoldDown});
     CHECK(w.name() == "DiscoverPLAT");
-    CHECK(text(t.effects) == "start-discovery");
+    CHECK(text(t.effects) == kDiscover);
     CHECK(w.status().reason == "no PLAT prefix: DNS64 query pending, no PREF64, no fallback");
 
     w.at(11'200);
     t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 311'200});
     CHECK(w.name() == "Provision");
-    CHECK(text(t.effects) == "provision plat=2001:db8:64::/96 source=dns64");
+    CHECK(text(t.effects) == kApply);
+    CHECK(t.notable);
     REQUIRE(w.status().plat);
     CHECK(w.status().plat->expires_at_ms == 311'200);
+    CHECK(w.status().binding == static_binding());
 
-    t = w.send(event::ProvisionSucceeded{});
+    t = w.send(event::PlanApplied{6});
+    CHECK(w.name() == "Provision");
+    CHECK(text(t.effects) == "run-script kind=up " + target_text());
+    t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
     CHECK(w.name() == "Running");
     CHECK(t.cause == "converged");
-    CHECK(text(t.effects) == "start-translator");
+    CHECK(text(t.effects) == start_dp_text());
     CHECK(w.status().reason == "starting translator");
 
     w.at(11'300);
-    t = w.send(event::TranslatorStarted{4242});
+    t = w.send(event::DataPathStarted{4242});
     CHECK(w.name() == "Running");
-    CHECK(w.status().translator_pid == 4242);
+    CHECK(w.run() == 4242);
     CHECK(w.status().reason.empty());
     CHECK(publishes(t));
+    CHECK(t.notable);
 }
 
 TEST_CASE("ProbeV4: the hold-down is restarted by relevant changes") {
     World w(state::ProbeV4{true, 10'000, ""});
     w.at(6'000);
-    Transition t = w.send(event::UplinkChanged{true});
+    w.facts.uplink_dev = "eth1";  // another uplink
+    Transition t = w.facts_changed();
     CHECK(text(t.effects) == kHold);
     w.at(10'000);
     CHECK(w.send(event::TimerExpired{Timer::HoldDown}).ignored());  // stale: restarted at 6 s
@@ -211,7 +302,7 @@ TEST_CASE("ProbeV4: the hold-down is restarted by relevant changes") {
 
     w.at(12'000);
     w.facts.native_ipv4 = kNativeV4;
-    t = w.send(event::NativeIpv4Changed{true, kNativeV4});
+    t = w.facts_changed();
     CHECK(text(t.effects) == kHold);
     CHECK(w.status().reason == kNativeV4);
     w.at(22'000);
@@ -222,21 +313,25 @@ TEST_CASE("ProbeV4: the hold-down is restarted by relevant changes") {
 
     w.at(30'000);
     w.facts.native_ipv4.clear();
-    t = w.send(event::NativeIpv4Changed{false, ""});
+    t = w.facts_changed();
     CHECK(text(t.effects) == kHold);
     w.at(40'000);
     t = w.send(event::TimerExpired{Timer::HoldDown});
     CHECK(w.name() == "DiscoverPLAT");
-    CHECK(text(t.effects) == "start-discovery");
+    CHECK(text(t.effects) == "start-discovery solicit=eth1");
 }
 
 TEST_CASE("ProbeV4 is skipped when the check is off or the default route is replaced") {
     for (int variant = 0; variant < 2; ++variant) {
+        CAPTURE(variant);
         World w;
+        w.facts.uplink_usable = false;
+        w.facts_changed();
         (variant == 0 ? w.facts.settings.v4_conncheck_enable
                       : w.facts.settings.v4_defaultroute_replace) = variant == 1;
         w.facts.native_ipv4 = kNativeV4;
-        w.send(event::UplinkChanged{true});
+        w.facts.uplink_usable = true;
+        w.facts_changed();
         CHECK(w.name() == "DiscoverPLAT");
         w.send(event::NativeIpv4Changed{true, kNativeV4});
         CHECK(w.name() == "DiscoverPLAT");
@@ -249,102 +344,38 @@ TEST_CASE("a configured prefix wins, disables discovery, and goes straight to Pr
     w.facts.settings.plat_prefix = prefix("2001:db8:c0::/96");
     const Transition t = w.send(event::UplinkChanged{true});
     CHECK(w.name() == "Provision");
-    CHECK(text(t.effects) == "provision plat=2001:db8:c0::/96 source=config");
+    const PlatChoice config{prefix("2001:db8:c0::/96"), PlatSource::Config, std::nullopt};
+    CHECK(text(t.effects) == apply_text(config));
     const Transition later =
         w.send(event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9});
     CHECK(text(later.effects).empty());
     CHECK(w.status().plat->source == PlatSource::Config);
 }
 
-TEST_CASE("reconcile on renumbering and other changes stays in Running") {
-    const Event events[] = {
-        event::ClatAddressChanged{*Ipv6Address::parse("2001:db8:1::c1a7")},
-        event::DadFailed{*Ipv6Address::parse("2001:db8:1::c1a7")},
-        event::UplinkChanged{true},
-        event::ReconcileNeeded{"route 0.0.0.0/0 dev clat removed"},
-        event::ReconcileNeeded{""},
-    };
-    for (const Event& e : events) {
-        CAPTURE(event_name(e));
-        World w(active_with(running()));
-        const Transition t = w.send(e);
-        CHECK(w.machine.state() == State{active_with(running())});  // not a teardown
-        CHECK(text(t.effects) == kReconcile);
-        CHECK_FALSE(t.cause.empty());
-    }
-}
-
-TEST_CASE("reload: unaffecting keeps Running as it is, affecting reconciles") {
-    // An invalid configuration is rejected by the agent and never reaches the machine.
-    World w(active_with(running()));
-    Transition t = w.send(event::ConfigReloaded{false});
-    CHECK(w.machine.state() == State{active_with(running())});
-    CHECK(t.effects.empty());
-    t = w.send(event::ConfigReloaded{true});
-    CHECK(w.name() == "Running");
-    CHECK(text(t.effects) == kReconcile);
-
-    // A reload that sets plat-prefix stops discovery and reconciles onto the configured one.
-    w.facts.settings.plat_prefix = prefix("2001:db8:c0::/96");
-    t = w.send(event::ConfigReloaded{true});
-    CHECK(text(t.effects) == "stop-discovery; reconcile plat=2001:db8:c0::/96 source=config");
-    CHECK(w.status().plat->source == PlatSource::Config);
-}
-
-TEST_CASE("changes during provisioning are reconciled once provisioned") {
-    state::Provision in_flight;
-    in_flight.plat = dns64_plat();
-    World w(active_with(in_flight));
-    CHECK(w.send(event::ClatAddressChanged{*Ipv6Address::parse("2001:db8:1::2")}).cause ==
-          "CLAT address now 2001:db8:1::2, reconcile once provisioned");
-    const Transition t = w.send(event::ProvisionSucceeded{});
-    CHECK(text(t.effects) == kReconcile + std::string("; start-translator"));
-}
-
-TEST_CASE("provisioning failures back off and retry, saying why") {
-    state::Provision in_flight;
-    in_flight.plat = dns64_plat();
-    World w(active_with(in_flight));
-    std::int64_t now = 0;
-    for (std::int64_t expected : {1'000, 2'000, 4'000, 8'000, 16'000, 32'000, 60'000, 60'000}) {
-        CAPTURE(expected);
-        Transition t = w.send(event::ProvisionFailed{"script-up exited with status 2"});
-        CHECK(w.name() == "Provision");
-        CHECK(text(t.effects) ==
-              "start-timer timer=provision-retry delay=" + duration_text(expected));
-        CHECK(w.status().reason ==
-              "provisioning failed: script-up exited with status 2; "
-              "retrying in " +
-                  duration_text(expected));
-        CHECK(w.send(event::ProvisionFailed{"late duplicate"}).ignored());
-        w.at(now + expected - 1);
-        CHECK(w.send(event::TimerExpired{Timer::ProvisionRetry}).ignored());
-        now += expected;
-        w.at(now);
-        t = w.send(event::TimerExpired{Timer::ProvisionRetry});
-        CHECK(text(t.effects) == "provision plat=2001:db8:64::/96 source=dns64");
-    }
-    w.send(event::ProvisionSucceeded{});
-    CHECK(w.name() == "Running");
-}
-
 TEST_CASE("every event in every state: an ignored event changes nothing") {
     const Event events[] = {
+        event::FactsChanged{},
         event::UplinkChanged{true},
         event::UplinkChanged{false},
         event::NativeIpv4Changed{false, ""},
         event::TimerExpired{Timer::HoldDown},
         event::TimerExpired{Timer::ProvisionRetry},
         event::TimerExpired{Timer::TranslatorRestart},
+        event::TimerExpired{Timer::DadTimeout},
+        event::TimerExpired{Timer::ReconcileRetry},
         event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 1},
         event::PlatLost{PlatSource::Dns64, ""},
-        event::ProvisionSucceeded{},
-        event::ProvisionFailed{"x"},
-        event::TranslatorStarted{7},
-        event::TranslatorExited{7, "x"},
-        event::ReconcileNeeded{"x"},
+        event::DadProbeStarted{v6(kClatV6), "EEXIST"},
+        event::PlanApplied{0},
+        event::PlanFailed{"x"},
+        event::ScriptFinished{ScriptKind::Up, true, ""},
+        event::ScriptFinished{ScriptKind::Down, false, "x"},
+        event::DataPathStarted{7},
+        event::DataPathExited{7, "x"},
+        event::DataPathStopped{},
+        event::Undone{},
+        event::ConfigReloaded{},
         event::RediscoverRequested{},
-        event::TeardownDone{},
     };
     for (const auto& [label, state] : all_states()) {
         for (const Event& e : events) {

@@ -1,5 +1,6 @@
-// Translator supervision in Running (SPEC §9): exponential back-off with a cap, a visible
-// Failed state after repeated fast failures, and the ways out of it.
+// Data path supervision in Running (SPEC §9): exponential back-off with a cap, a visible
+// Failed state after repeated fast failures, and the ways out of it. Runs are numbered by the
+// data path port; a report about an older run is stale.
 
 #include <doctest/doctest.h>
 
@@ -13,10 +14,10 @@ namespace {
 std::int64_t crash_and_restart(World& w, std::int64_t run_ms, const std::string& status) {
     const state::Running* r = w.running_state();
     REQUIRE(r);
-    REQUIRE(r->translator.pid);
-    const int pid = *r->translator.pid;
+    const std::uint64_t run = w.run();
+    REQUIRE(run != 0);
     w.at(r->translator.started_at_ms + run_ms);
-    Transition t = w.send(event::TranslatorExited{pid, status});
+    Transition t = w.send(event::DataPathExited{run, status});
     if (w.name() == "Failed") {
         CHECK(text(t.effects).empty());
         return -1;
@@ -24,15 +25,15 @@ std::int64_t crash_and_restart(World& w, std::int64_t run_ms, const std::string&
     const std::int64_t delay = w.running_state()->translator.restart_at_ms - w.facts.now_ms;
     CHECK(text(t.effects) == "start-timer timer=translator-restart delay=" + duration_text(delay));
     CHECK(w.status().reason == "translator " + status + "; restarting in " + duration_text(delay));
-    CHECK(w.send(event::TranslatorExited{pid, status}).ignored());  // a duplicate report
+    CHECK(w.send(event::DataPathExited{run, status}).ignored());  // a duplicate report
 
     w.at(w.facts.now_ms + delay - 1);
     CHECK(w.send(event::TimerExpired{Timer::TranslatorRestart}).ignored());
     w.at(w.facts.now_ms + 1);
     t = w.send(event::TimerExpired{Timer::TranslatorRestart});
-    CHECK(text(t.effects) == "start-translator");
-    w.send(event::TranslatorStarted{pid + 1});
-    CHECK(w.status().translator_pid == pid + 1);
+    CHECK(text(t.effects) == start_dp_text());
+    w.send(event::DataPathStarted{run + 1});
+    CHECK(w.run() == run + 1);
     return delay;
 }
 
@@ -51,21 +52,23 @@ TEST_CASE("a killed translator restarts with back-off 1, 2, 4 ... capped at 60 s
     }
 }
 
-TEST_CASE("exit reports about another child are ignored") {
+TEST_CASE("exit reports about another run are ignored") {
     World w(active_with(running(100, 0)));
-    CHECK(w.send(event::TranslatorExited{99, "exited with status 0"}).ignored());
-    CHECK(w.status().translator_pid == 100);
+    CHECK(w.send(event::DataPathExited{99, "exited with status 0"}).ignored());
+    CHECK(w.run() == 100);
 }
 
-TEST_CASE("a translator replaced by a reconcile is followed, and is no restart") {
-    World w(active_with(running(100, 0)));
-    auto t = w.send(event::TranslatorStarted{200});
+TEST_CASE("a data path replaced by a reconcile is followed, and is no restart") {
+    state::Running replacing = running(100, 0);
+    replacing.translator.phase = TranslatorSupervision::Phase::Starting;  // ReplaceDataPath
+    World w(active_with(replacing));
+    auto t = w.send(event::DataPathStarted{200});
     CHECK_FALSE(t.ignored());
     CHECK(w.name() == "Running");
-    CHECK(w.status().translator_pid == 200);
+    CHECK(w.run() == 200);
     CHECK(w.status().translator_restarts == 0);
     // The old child's report is stale now; the new child's crash is supervised.
-    CHECK(w.send(event::TranslatorExited{100, "exited with status 0"}).ignored());
+    CHECK(w.send(event::DataPathExited{100, "exited with status 0"}).ignored());
     CHECK(crash_and_restart(w, 20'000, "killed by signal 9") == 1'000);
     CHECK(w.status().translator_restarts == 1);
 }
@@ -89,15 +92,17 @@ TEST_CASE("repeated fast failures end in a visible Failed state instead of spinn
           "translator failed 5 times within 300 s, last exited with status 1; waiting for "
           "reload, rediscover or an uplink change");
     CHECK(w.status().translator_restarts == 4);
-    CHECK_FALSE(w.status().translator_pid);
+    CHECK(w.run() == 0);
     CHECK(w.status().plat == dns64_plat());  // still provisioned: Failed is an Active state
     CHECK(w.send(event::TimerExpired{Timer::TranslatorRestart}).ignored());
-    CHECK(w.send(event::TranslatorExited{0, "exited with status 1"}).ignored());
+    CHECK(w.send(event::DataPathExited{0, "exited with status 1"}).ignored());
 }
 
 TEST_CASE("a spawn failure counts as a fast failure") {
-    World w(active_with(state::Running{dns64_plat(), {}}));  // StartTranslator outstanding
-    const Transition t = w.send(event::TranslatorExited{0, "failed to start: ENOENT"});
+    state::Running starting = running();
+    starting.translator = TranslatorSupervision{};  // StartDataPath outstanding
+    World w(active_with(starting));
+    const Transition t = w.send(event::DataPathExited{0, "failed to start: ENOENT"});
     CHECK(text(t.effects) == "start-timer timer=translator-restart delay=1 s");
     CHECK(w.running_state()->translator.fast_failures.size() == 1);
 }
@@ -108,58 +113,51 @@ TEST_CASE("fast failures spread wider than the window do not give up") {
         const state::Running* r = w.running_state();
         REQUIRE(r);
         w.at(r->translator.started_at_ms + 500);
-        w.send(event::TranslatorExited{*r->translator.pid, "exited with status 1"});
+        w.send(event::DataPathExited{w.run(), "exited with status 1"});
         REQUIRE(w.name() == "Running");
         w.at(w.facts.now_ms + 80'000);  // the agent restarts it 80 s later each time
         w.send(event::TimerExpired{Timer::TranslatorRestart});
-        w.send(event::TranslatorStarted{200 + i});
+        w.send(event::DataPathStarted{200 + static_cast<std::uint64_t>(i)});
     }
     CHECK(w.status().translator_restarts == 8);
 }
 
 TEST_CASE("recovery from Failed: reload, rediscover, an uplink change or a new prefix") {
+    const std::string revive = apply_text() + "; " + start_dp_text();
+    const std::string solicit = "start-discovery solicit=eth0; ";
+    ConfigDiff logging;
+    logging.logging = true;
+    ConfigDiff clat;
+    clat.clat = true;
     struct Case {
         const char* what;
         Event event;
-        const char* effects;
+        std::string effects;
     };
     const Case cases[] = {
-        {"reload", event::ConfigReloaded{false}, "start-translator"},
-        {"reload-clat", event::ConfigReloaded{true},
-         "reconcile plat=2001:db8:64::/96 "
-         "source=dns64; start-translator"},
-        {"rediscover", event::RediscoverRequested{}, "start-discovery; start-translator"},
-        {"uplink", event::UplinkChanged{true},
-         "reconcile plat=2001:db8:64::/96 source=dns64; start-translator"},
+        {"reload", event::ConfigReloaded{logging}, revive},
+        {"reload-clat", event::ConfigReloaded{clat}, revive},
+        {"rediscover", event::RediscoverRequested{}, solicit + revive},
+        {"uplink", event::UplinkChanged{true}, solicit + revive},
         {"pref64", event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9},
-         "reconcile plat=2001:db8:6464::/64 source=pref64; start-translator"},
+         "stop-solicitation; " + apply_text(pref64_plat()) + "; " + start_dp_text(pref64_plat())},
     };
     for (const Case& c : cases) {
         CAPTURE(c.what);
-        state::Failed failed{dns64_plat(), {}, "translator failed 5 times"};
-        failed.translator.restarts = 4;
-        failed.translator.backoff_steps = 4;  // 16 s next
-        World w(active_with(failed));
+        state::Failed f = failed();
+        f.translator.restarts = 4;
+        f.translator.backoff_steps = 4;  // 16 s next
+        World w(active_with(f));
         const Transition t = w.send(c.event);
         CHECK(w.name() == "Running");
         CHECK(text(t.effects) == c.effects);
         CHECK(w.status().translator_restarts == 5);
-        w.send(event::TranslatorStarted{300});
+        w.send(event::PlanApplied{0});
+        w.send(event::DataPathStarted{300});
         w.at(w.facts.now_ms + 100);
-        const Transition exit = w.send(event::TranslatorExited{300, "exited with status 1"});
+        const Transition exit = w.send(event::DataPathExited{300, "exited with status 1"});
         CHECK(text(exit.effects) == "start-timer timer=translator-restart delay=1 s");
     }
-}
-
-TEST_CASE("Failed stays Failed for changes that do not touch the translator") {
-    World w(active_with(state::Failed{dns64_plat(), {}, "translator failed 5 times"}));
-    Transition t = w.send(event::ReconcileNeeded{"address 192.0.0.1 removed from clat"});
-    CHECK(w.name() == "Failed");
-    CHECK(text(t.effects) == "reconcile plat=2001:db8:64::/96 source=dns64");
-    t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 900'000});
-    CHECK(w.name() == "Failed");  // a refresh of the same prefix
-    CHECK(text(t.effects).empty());
-    CHECK(publishes(t));  // the expiry shown changed
 }
 
 TEST_CASE("the scaled policy keeps the default ratios") {
@@ -205,7 +203,7 @@ TEST_CASE("tayga-restart-delay scales the fast-failure limit and its window") {
           "rediscover or an uplink change");
     // Out of Failed the history is forgotten: the first delay is the scaled one again.
     w.send(event::RediscoverRequested{});
-    w.send(event::TranslatorStarted{900});
+    w.send(event::DataPathStarted{900});
     CHECK(crash_and_restart(w, 10, "killed by signal 9") == 50);
 }
 
@@ -216,11 +214,11 @@ TEST_CASE("scaled fast failures spread wider than the scaled window do not give 
         const state::Running* r = w.running_state();
         REQUIRE(r);
         w.at(r->translator.started_at_ms + 100);
-        w.send(event::TranslatorExited{*r->translator.pid, "exited with status 1"});
+        w.send(event::DataPathExited{w.run(), "exited with status 1"});
         REQUIRE(w.name() == "Running");
         w.at(w.facts.now_ms + 4'000);  // 4 s apart: 4 of them span more than 15 s
         w.send(event::TimerExpired{Timer::TranslatorRestart});
-        w.send(event::TranslatorStarted{200 + i});
+        w.send(event::DataPathStarted{200 + static_cast<std::uint64_t>(i)});
     }
     CHECK(w.status().translator_restarts == 8);
 }

@@ -1,0 +1,233 @@
+// Provision's steps (SPEC §4): Resolving asks for the route lookup once, a derived address is
+// probed by DAD and replaced on conflict, the plan and script-up follow; every failing step
+// backs off and retries, saying why.
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/machine_fixture.hpp"
+
+namespace clat::test {
+namespace {
+
+/// A world in DiscoverPLAT with the derived binding, about to receive the DNS64 prefix.
+void discovering(World& w) {
+    w.use_derived();
+    w.facts.settings.v4_conncheck_enable = false;
+    w.facts_changed();  // the uplink edge
+    REQUIRE(w.name() == "DiscoverPLAT");
+    REQUIRE(text(w.last.effects) == "start-discovery solicit=eth0");
+}
+
+/// Sends the prefix, answers RefreshFacts with the route lookup, and returns the address
+/// the machine probes.
+Ipv6Address probe_started(World& w) {
+    Transition t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    CHECK(text(t.effects) == "refresh-facts");
+    CHECK(w.provision()->step == state::Provision::Step::Resolving);
+    w.lookup();
+    t = w.facts_changed();
+    const auto probed = w.probed();
+    REQUIRE(probed);
+    CHECK(text(t.effects) == "probe-dad dev=eth0 address=" + probed->to_string() +
+                                 "; start-timer timer=dad-timeout delay=10 s");
+    CHECK(w.provision()->step == state::Provision::Step::ProbingDad);
+    CHECK(w.send(event::DadProbeStarted{*probed, std::nullopt}).ignored());
+    return *probed;
+}
+
+ClatTarget derived_target(const Ipv6Address& address) {
+    return ClatTarget{PlatChoice{prefix("2001:db8:64::/96"), PlatSource::Dns64, 1},
+                      Binding{"eth0", address, v6("2001:db8:1::2")}};
+}
+
+}  // namespace
+
+TEST_CASE("derived address: route lookup, DAD, plan, script-up, data path") {
+    World w;
+    discovering(w);
+    const Ipv6Address address = probe_started(w);
+    CHECK(address != v6("2001:db8:1::2"));
+    CHECK(address.to_string().rfind("2001:db8:1:", 0) == 0);  // in the host's /64
+
+    // Unrelated facts and a tentative address keep the probe waiting.
+    CHECK(w.facts_changed().ignored());
+    w.dad(address, true, false);
+    CHECK(w.facts_changed().ignored());
+
+    w.dad(address, false, false);
+    Transition t = w.facts_changed();
+    CHECK(text(t.effects) == "cancel-timer timer=dad-timeout; end-dad-probe; apply-plan " +
+                                 derived_target(address).to_string());
+    CHECK(t.cause == "dad passed address=" + address.to_string());
+    w.remove_address(address);  // EndDadProbe
+
+    t = w.send(event::PlanApplied{6});
+    CHECK(text(t.effects) == "run-script kind=up " + derived_target(address).to_string());
+    t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+    CHECK(w.name() == "Running");
+    CHECK(w.status().binding == derived_target(address).binding);
+    CHECK(w.running_state()->dad.verified == std::vector<Ipv6Address>{address});
+}
+
+TEST_CASE("RefreshFacts is asked for once while Resolving waits for the route lookup") {
+    World w;
+    discovering(w);
+    w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    CHECK(w.provision()->refresh_requested);
+    const Transition t = w.facts_changed();  // a burst without the lookup
+    CHECK(text(t.effects).empty());
+    CHECK(w.provision()->step == state::Provision::Step::Resolving);
+}
+
+TEST_CASE("DAD conflict: another address is derived and probed, the failed one avoided") {
+    World w;
+    discovering(w);
+    Ipv6Address first = probe_started(w);
+    w.dad(first, false, true);
+    Transition t = w.facts_changed();
+    CHECK(w.name() == "Provision");
+    CHECK(t.notable);
+    CHECK(t.cause.find("dad conflict address=" + first.to_string()) == 0);
+    const auto second = w.probed();
+    REQUIRE(second);
+    CHECK(*second != first);
+    CHECK(text(t.effects) ==
+          "cancel-timer timer=dad-timeout; end-dad-probe; probe-dad dev=eth0 "
+          "address=" +
+              second->to_string() + "; start-timer timer=dad-timeout delay=10 s");
+    w.remove_address(first);
+    w.dad(*second, false, false);
+    t = w.facts_changed();
+    CHECK(text(t.effects).find("apply-plan " + derived_target(*second).to_string()) !=
+          std::string::npos);
+    CHECK(w.provision()->dad.avoid == std::vector<Ipv6Address>{first});
+}
+
+TEST_CASE("five DAD conflicts in a row fail the attempt; the retry starts afresh") {
+    World w;
+    discovering(w);
+    Ipv6Address probing = probe_started(w);
+    for (int conflict = 1; conflict <= kDadAttempts; ++conflict) {
+        CAPTURE(conflict);
+        w.dad(probing, false, true);
+        w.facts_changed();
+        w.remove_address(probing);
+        if (conflict < kDadAttempts) {
+            REQUIRE(w.probed());
+            probing = *w.probed();
+        }
+    }
+    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+    CHECK(text(w.last.effects) ==
+          "cancel-timer timer=dad-timeout; end-dad-probe; start-timer timer=provision-retry "
+          "delay=1 s");
+    CHECK(w.status().reason.find("DAD failed for 5 addresses; retrying in 1 s") !=
+          std::string::npos);
+    w.at(1'000);
+    const Transition t = w.send(event::TimerExpired{Timer::ProvisionRetry});
+    CHECK(w.provision()->step == state::Provision::Step::ProbingDad);  // a sixth address
+    CHECK(w.provision()->dad.avoid.size() == 5);
+    CHECK(t.cause == "retrying provisioning, attempt 2");
+}
+
+TEST_CASE("a configured clat-v6-addr in use fails at once, naming it") {
+    World w;
+    discovering(w);
+    w.facts.settings.binding.clat_v6 = v6("2001:db8:1::99");
+    w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    w.lookup();
+    w.facts_changed();
+    REQUIRE(w.probed() == v6("2001:db8:1::99"));
+    w.dad(v6("2001:db8:1::99"), false, true);
+    w.facts_changed();
+    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+    CHECK(w.status().last_error.find("the configured clat-v6-addr 2001:db8:1::99 is in use by "
+                                     "another node") != std::string::npos);
+}
+
+TEST_CASE("a DAD probe that cannot start, or never concludes, fails the attempt") {
+    SUBCASE("the address could not be added") {
+        World w;
+        discovering(w);
+        const Ipv6Address address = probe_started(w);
+        const Transition t = w.send(event::DadProbeStarted{address, "EPERM"});
+        CHECK(text(t.effects) ==
+              "cancel-timer timer=dad-timeout; end-dad-probe; start-timer "
+              "timer=provision-retry delay=1 s");
+        CHECK(w.status().last_error == "DAD probe: EPERM");
+    }
+    SUBCASE("the timeout fires") {
+        World w;
+        discovering(w);
+        probe_started(w);
+        const Transition t = w.send(event::TimerExpired{Timer::DadTimeout});
+        CHECK(text(t.effects) == "end-dad-probe; start-timer timer=provision-retry delay=1 s");
+        CHECK(w.status().last_error == "DAD did not finish on eth0 within 10 s");
+    }
+}
+
+TEST_CASE("provisioning failures back off and retry, saying why") {
+    World w(active_with(provision_at(state::Provision::Step::Applying)));
+    std::int64_t now = 0;
+    for (std::int64_t expected : {1'000, 2'000, 4'000, 8'000, 16'000, 32'000, 60'000, 60'000}) {
+        CAPTURE(expected);
+        Transition t = w.send(event::PlanFailed{"add route: EPERM"});
+        CHECK(w.name() == "Provision");
+        CHECK(text(t.effects) ==
+              "start-timer timer=provision-retry delay=" + duration_text(expected));
+        CHECK(w.status().reason ==
+              "provisioning failed: add route: EPERM; retrying in " + duration_text(expected));
+        CHECK(w.send(event::PlanFailed{"late duplicate"}).ignored());
+        w.at(now + expected - 1);
+        CHECK(w.send(event::TimerExpired{Timer::ProvisionRetry}).ignored());
+        now += expected;
+        w.at(now);
+        t = w.send(event::TimerExpired{Timer::ProvisionRetry});
+        CHECK(text(t.effects) == apply_text());
+        CHECK(w.status().reason == "retrying provisioning after: add route: EPERM");
+    }
+    w.provisioned();
+    CHECK(w.name() == "Running");
+}
+
+TEST_CASE("a failed script-up undoes what was applied and retries") {
+    World w(active_with(provision_at(state::Provision::Step::ScriptUp)));
+    Transition t = w.send(event::ScriptFinished{ScriptKind::Up, false, "exited with status 2"});
+    CHECK(text(t.effects) == "undo-all; start-timer timer=provision-retry delay=1 s");
+    CHECK(w.status().reason ==
+          "provisioning failed: script-up exited with status 2; retrying "
+          "in 1 s");
+    CHECK(w.send(event::ScriptFinished{ScriptKind::Down, true, ""}).ignored());
+    w.at(1'000);
+    t = w.send(event::TimerExpired{Timer::ProvisionRetry});
+    CHECK(text(t.effects) == apply_text());
+}
+
+TEST_CASE("changes during provisioning are reconciled once provisioned") {
+    for (auto step : {state::Provision::Step::Applying, state::Provision::Step::ScriptUp}) {
+        CAPTURE(static_cast<int>(step));
+        World w(active_with(provision_at(step)));
+        Transition t = w.facts_changed();
+        CHECK(t.cause == "observed state changed, reconcile once provisioned");
+        CHECK(text(t.effects).empty());
+        CHECK(w.facts_changed().ignored());  // once is enough
+        if (step == state::Provision::Step::Applying)
+            w.send(event::PlanApplied{2});
+        t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+        CHECK(text(t.effects) == start_dp_text() + "; " + apply_text());
+        CHECK(w.running_state()->reconcile.step == state::Reconcile::Step::Applying);
+    }
+}
+
+TEST_CASE("a new prefix during DAD abandons the probe and provisions for it") {
+    World w;
+    discovering(w);
+    probe_started(w);
+    const Transition t =
+        w.send(event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9'000});
+    CHECK(text(t.effects) ==
+          "stop-solicitation; cancel-timer timer=dad-timeout; end-dad-probe; refresh-facts");
+    CHECK(w.status().plat->prefix == prefix("2001:db8:6464::/64"));
+}
+
+}  // namespace clat::test

@@ -1,0 +1,200 @@
+// Running's Reconcile sub-state (SPEC §4, §6): every relevant snapshot plans once, a failed
+// plan waits for its retry timer, a renumbering probes the new address and moves the data
+// path; and how Machine::dispatch derives the edges of level-triggered facts.
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/machine_fixture.hpp"
+
+namespace clat::test {
+namespace {
+
+using RStep = state::Reconcile::Step;
+
+/// A Running world with the derived binding on eth0 (host address 2001:db8:1::2), reached
+/// through provisioning, the data path up as run 1.
+void running_derived(World& w) {
+    w.use_derived();
+    w.facts.settings.v4_conncheck_enable = false;
+    w.facts.settings.binding.dad_enable = false;
+    w.facts_changed();
+    w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    w.lookup();
+    w.facts_changed();
+    w.provisioned();
+    REQUIRE(w.name() == "Running");
+    w.send(event::DataPathStarted{1});
+}
+
+}  // namespace
+
+TEST_CASE("a relevant snapshot plans once; converged answers change nothing") {
+    World w(active_with(running()));
+    Transition t = w.facts_changed();
+    CHECK(text(t.effects) == apply_text());
+    CHECK(t.cause == "observed state changed");
+    CHECK(w.running_state()->reconcile.step == RStep::Applying);
+    t = w.send(event::PlanApplied{0});
+    CHECK(text(t.effects).empty());
+    CHECK_FALSE(t.notable);  // a converged reconcile is a debug line, not an info line
+    CHECK(t.cause == "reconciled, nothing to change");
+    CHECK(w.running_state()->reconcile == state::Reconcile{});
+
+    w.facts_changed();
+    t = w.send(event::PlanApplied{2});  // someone removed two of ours: put back
+    CHECK(t.notable);
+    CHECK(t.cause == "reconciled, 2 changes");
+    CHECK(w.run() == 100);  // the data path was not touched
+}
+
+TEST_CASE("snapshots while a plan is applied are folded into one more plan") {
+    World w(active_with(running()));
+    w.facts_changed();
+    Transition t = w.facts_changed();
+    CHECK(t.cause == "observed state changed while applying");
+    CHECK(text(t.effects).empty());
+    CHECK(w.facts_changed().ignored());  // already dirty
+    t = w.send(event::PlanApplied{1});
+    CHECK(text(t.effects) == apply_text());  // once, for all of them
+    t = w.send(event::PlanApplied{0});
+    CHECK(text(t.effects).empty());
+}
+
+TEST_CASE("a failed reconcile waits for its retry timer, backing off, and says why") {
+    World w(active_with(running()));
+    w.facts_changed();
+    std::int64_t now = 0;
+    for (std::int64_t expected : {1'000, 2'000, 4'000}) {
+        CAPTURE(expected);
+        Transition t = w.send(event::PlanFailed{"add route 0.0.0.0/0 dev clat: EPERM"});
+        CHECK(text(t.effects) ==
+              "start-timer timer=reconcile-retry delay=" + duration_text(expected));
+        CHECK(w.name() == "Running");
+        CHECK(w.status().reason ==
+              "reconcile failed: add route 0.0.0.0/0 dev clat: EPERM; retrying in " +
+                  duration_text(expected));
+        CHECK(w.facts_changed().ignored());  // the timer plans from the facts of its time
+        w.at(now + expected - 1);
+        CHECK(w.send(event::TimerExpired{Timer::ReconcileRetry}).ignored());
+        now += expected;
+        w.at(now);
+        t = w.send(event::TimerExpired{Timer::ReconcileRetry});
+        CHECK(text(t.effects) == apply_text());
+    }
+    const Transition t = w.send(event::PlanApplied{3});
+    CHECK(w.status().reason.empty());
+    CHECK(w.status().last_error.empty());
+    CHECK(t.notable);
+}
+
+TEST_CASE("renumbering: a new host address derives, probes and moves the data path") {
+    World w;
+    running_derived(w);
+    const Binding before = w.running_state()->binding;
+    CHECK(before.derived_from == v6("2001:db8:1::2"));
+
+    // The host is renumbered into 2001:db8:2::/64; the old address goes away.
+    w.facts.settings.binding.dad_enable = true;
+    w.remove_address(v6("2001:db8:1::2"));
+    w.host_address("2001:db8:2::2");
+    Transition t = w.facts_changed();
+    const auto probed = w.probed();
+    REQUIRE(probed);
+    CHECK(probed->to_string().rfind("2001:db8:2:", 0) == 0);
+    CHECK(w.running_state()->reconcile.step == RStep::ProbingDad);
+    CHECK(w.run() == 1);  // the old mapping keeps translating meanwhile
+
+    w.dad(*probed, false, false);
+    t = w.facts_changed();
+    const ClatTarget renumbered{w.running_state()->plat,
+                                Binding{"eth0", *probed, v6("2001:db8:2::2")}};
+    CHECK(text(t.effects) ==
+          "cancel-timer timer=dad-timeout; end-dad-probe; apply-plan " + renumbered.to_string());
+    t = w.send(event::PlanApplied{4});
+    CHECK(text(t.effects) == "replace-data-path " + mapping_of(renumbered).to_string());
+    CHECK(t.cause.find("renumbered clat-v6 " + before.clat_v6.to_string() + " -> " +
+                       probed->to_string()) != std::string::npos);
+    CHECK(w.status().binding == renumbered.binding);
+    t = w.send(event::DataPathStarted{2});
+    CHECK(w.run() == 2);
+    CHECK(w.status().translator_restarts == 0);  // a replacement is no restart
+    CHECK(t.cause == "data path replaced run=2");
+}
+
+TEST_CASE("a DAD conflict during a renumbering tries another address; the CLAT keeps running") {
+    World w;
+    running_derived(w);
+    w.facts.settings.binding.dad_enable = true;
+    w.remove_address(v6("2001:db8:1::2"));
+    w.host_address("2001:db8:2::2");
+    w.facts_changed();
+    const Ipv6Address first = *w.probed();
+    w.dad(first, false, true);
+    const Transition t = w.facts_changed();
+    REQUIRE(w.probed());
+    CHECK(*w.probed() != first);
+    CHECK(t.cause.find("dad conflict address=" + first.to_string()) == 0);
+    CHECK(w.name() == "Running");
+    CHECK(w.running_state()->dad.avoid == std::vector<Ipv6Address>{first});
+}
+
+TEST_CASE("a failed data path keeps the kernel state ours and stays Failed") {
+    World w(active_with(failed()));
+    Transition t = w.facts_changed();
+    CHECK(w.name() == "Failed");
+    CHECK(text(t.effects) == apply_text());
+    t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 900'000});
+    CHECK(w.name() == "Failed");  // a refresh of the same prefix
+    CHECK(text(t.effects).empty());
+    CHECK(publishes(t));  // the expiry shown changed
+}
+
+TEST_CASE("fact_edges: uplink, native IPv4 and PREF64 edges, nothing for equal facts") {
+    const MachineFacts before = default_facts();
+    CHECK(fact_edges(before, before).empty());
+    MachineFacts after = before;
+    after.now_ms = 5'000;  // time alone is no edge
+    CHECK(fact_edges(before, after).empty());
+
+    after.uplink_dev = "eth1";
+    after.native_ipv4 = kNativeV4;
+    after.pref64 = pref64_plat();
+    const auto edges = fact_edges(before, after);
+    REQUIRE(edges.size() == 3);
+    CHECK(edges[0] == Event{event::UplinkChanged{true}});
+    CHECK(edges[1] == Event{event::NativeIpv4Changed{true, kNativeV4}});
+    CHECK(edges[2] == Event{event::PlatDiscovered{PlatSource::Pref64, pref64_plat().prefix,
+                                                  pref64_plat().expires_at_ms}});
+    const auto back = fact_edges(after, before);
+    REQUIRE(back.size() == 3);
+    CHECK(back[1] == Event{event::NativeIpv4Changed{false, ""}});
+    CHECK(std::holds_alternative<event::PlatLost>(back[2]));
+}
+
+TEST_CASE("dispatch folds a snapshot's edges and itself into one transition") {
+    World w(active_with(running()));
+    w.facts.uplink_usable = false;
+    w.facts.uplink_dev.clear();
+    Transition t = w.facts_changed();
+    CHECK(w.name() == "Teardown");
+    CHECK(text(t.effects) == "stop-discovery; stop-data-path");
+    CHECK(t.cause == "uplink lost");
+    CHECK(w.facts_changed().ignored());  // seen: no second edge
+
+    // A PREF64 heard while no prefix is wanted is kept for later, and used once Active.
+    World idle;
+    idle.facts.uplink_usable = false;
+    idle.facts.pref64 = pref64_plat();
+    t = idle.facts_changed();
+    CHECK(t.notable);
+    CHECK(t.cause == "pref64 prefix=2001:db8:6464::/64 lifetime=1800s, kept for later");
+    idle.facts.uplink_usable = true;
+    idle.facts.settings.v4_conncheck_enable = false;
+    t = idle.facts_changed();
+    CHECK(w.name() == "Teardown");
+    CHECK(idle.name() == "Provision");
+    CHECK(idle.status().plat == pref64_plat());
+    CHECK(text(t.effects) == "start-discovery; " + apply_text(pref64_plat()));
+}
+
+}  // namespace clat::test
