@@ -167,6 +167,17 @@ void NetlinkObserver::arm() {
 }
 
 void NetlinkObserver::on_readable() {
+    read_queued();
+    if (descriptor_)
+        arm();
+}
+
+void NetlinkObserver::sync() {
+    if (descriptor_)
+        read_queued();
+}
+
+void NetlinkObserver::read_queued() {
     // One level check per wake-up: without debug logging nothing is stamped.
     timing_ = spdlog::should_log(spdlog::level::debug);
     try {
@@ -187,8 +198,6 @@ void NetlinkObserver::on_readable() {
     // Messages that changed nothing start no batch: the next one begins afresh.
     if (!notify_pending_)
         pending_ = {};
-    if (descriptor_)
-        arm();
 }
 
 bool NetlinkObserver::read_pass(bool& changed) {

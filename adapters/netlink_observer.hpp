@@ -90,6 +90,7 @@ class NetlinkObserver final : public ObserverPort {
     /// Asks the kernel which device and source it would use towards dst. Synchronous; the
     /// kernel answers at once. Errors carry the kernel's reason (e.g. unreachable).
     Result<RouteLookup> lookup_route(const Ipv6Address& dst) override;
+    void sync() override;
     Result<RouteLookupV4> lookup_route(const Ipv4Address& dst);
 
   private:
@@ -98,6 +99,8 @@ class NetlinkObserver final : public ObserverPort {
     Status open_sockets();
     void arm();
     void on_readable();
+    /// Reads and applies every queued event message (one pass; a resync when needed).
+    void read_queued();
     /// Reads and applies what is queued; true when the snapshot must be re-dumped.
     bool read_pass(bool& changed);
     void discard_queue();

@@ -113,6 +113,12 @@ class Agent {
     void probe_dad(const effect::ProbeDad& e);
     void apply_plan(const ClatTarget& target);
     Result<Plan> make_current_plan(const ClatTarget& target);
+    /// The plan for target against `snapshot`, reading into it what it lacks (sysctls, the
+    /// firewall backend).
+    Result<Plan> plan_against(Snapshot& snapshot, const ClatTarget& target);
+    /// After a plan was applied: reads the kernel's echo of it and, if it explains the new
+    /// state completely, takes it into the snapshot so that its notification plans nothing.
+    void absorb_echo(const ClatTarget& target, const Plan& plan);
     void undo_all();
     void refresh_facts();
 

@@ -98,7 +98,11 @@ void Agent::probe_dad(const effect::ProbeDad& e) {
 }
 
 Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
-    if (!snapshot_.sysctls) {
+    return plan_against(snapshot_, target);
+}
+
+Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
+    if (!snapshot.sysctls) {
         std::map<std::string, std::string> sysctls;
         auto read = [&](const std::string& path) {
             if (auto v = ports_.kernel.read_sysctl(path))
@@ -108,12 +112,12 @@ Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
         read("net/ipv6/conf/" + target.binding.plat_dev + "/proxy_ndp");
         read("net/ipv6/conf/all/accept_ra");
         read("net/ipv6/conf/default/accept_ra");
-        for (const auto& [index, link] : snapshot_.observed.links)
+        for (const auto& [index, link] : snapshot.observed.links)
             read("net/ipv6/conf/" + link.name + "/accept_ra");
-        snapshot_.sysctls = std::move(sysctls);
+        snapshot.sysctls = std::move(sysctls);
     }
-    if (!snapshot_.firewall) {
-        snapshot_.firewall =
+    if (!snapshot.firewall) {
+        snapshot.firewall =
             options_.firewall_backend ? options_.firewall_backend(config_) : std::nullopt;
     }
     Plan applied;
@@ -123,12 +127,12 @@ Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
     }
 
     PlanInput input{config_,
-                    snapshot_.observed,
+                    snapshot.observed,
                     target.plat.prefix,
                     target.binding.clat_v6,
                     target.binding.plat_dev,
-                    *snapshot_.sysctls,
-                    *snapshot_.firewall,
+                    *snapshot.sysctls,
+                    *snapshot.firewall,
                     applied};
     auto plan = make_plan(input);
     // Firewall rules cannot be observed: one the firewall adapter found in place (or had no
@@ -171,9 +175,35 @@ void Agent::apply_plan(const ClatTarget& target) {
         spdlog::info("applied {}", to_string(op));
         ++changed;
     }
+    if (changed > 0)
+        absorb_echo(target, *plan);
     // What was read for this snapshot may have changed with the plan.
     snapshot_.sysctls.reset();
     post(event::PlanApplied{changed});
+}
+
+void Agent::absorb_echo(const ClatTarget& target, const Plan& plan) {
+    // The kernel queued its announcements of what was just applied before it answered: read
+    // them now. When the plan for the result is empty (pure: the sysctls taken as written, the
+    // firewall as applied, nothing read again), the announcements are only the echo of this
+    // plan, and their notification finds nothing new: no second plan. Anything else (someone
+    // else's change at the same moment) stays unabsorbed and is planned when it is notified.
+    ports_.observer.sync();
+    if (config_.proxynd_enable)  // proxy entries are not announced: read them as a snapshot does
+        (void)ports_.observer.refresh_proxies();
+    Snapshot after = snapshot_;
+    after.observed = relevant_observed();
+    if (after.observed == snapshot_.observed || !after.sysctls)
+        return;
+    for (const auto& op : plan) {
+        if (const auto* set = std::get_if<op::SetSysctl>(&op))
+            (*after.sysctls)[set->path] = set->value;
+    }
+    if (auto check = plan_against(after, target); check && check->empty())
+        snapshot_.observed = std::move(after.observed);
+    else if (check)
+        spdlog::debug("echo not absorbed: {} operations still planned, first {}", check->size(),
+                      to_string(check->front()));
 }
 
 void Agent::undo_all() {

@@ -44,6 +44,9 @@ class ObserverPort {
     virtual Result<bool> refresh_proxies() = 0;
     /// Refreshes the proxy entries every interval and notifies on a change; 0 stops.
     virtual void set_proxy_poll(std::chrono::milliseconds interval) = 0;
+    /// Reads the event messages the kernel has already queued into observed() now (after a
+    /// change of our own: its echo). Their notification follows as usual. Synchronous.
+    virtual void sync() = 0;
     /// Where the kernel would send a packet to dst. Synchronous.
     virtual Result<RouteLookup> lookup_route(const Ipv6Address& dst) = 0;
     /// The batch the latest notification covered (valid inside on_change).

@@ -8,7 +8,10 @@
 #   - -d, stderr into $TB_DIR/clatd.log (each start appends the previous log to clatd.all.log);
 #   - a private system-style dbus-daemon on $TB_DIR/bus with the shipped policy
 #     (units/net.clatd.conf): a path socket is reachable from every namespace, so clatctl runs
-#     outside the bed.
+#     outside the bed. TB_BUS_POLICY names another policy file to include instead (set it
+#     before the bed's first tb_clatd_start or tb_bus_start);
+#   - the environment variables TB_CLATD_ENV lists (NAME=VALUE words split at blanks, e.g.
+#     "NOTIFY_SOCKET=$TB_DIR/notify.sock"), if set.
 #
 # Functions: tb_bus_start, tb_clatd_start [ARGS...], tb_clatd_stop [SIGNAL] (sets
 # TB_CLATD_RC), tb_clatd_pid, tb_clatd_state, tb_clatd_wait_state STATE [TIMEOUT],
@@ -58,22 +61,27 @@ tb_bus_start() {
     [ -s "$TB_DIR/bus.pid" ] && return 0
     # shellcheck source=SCRIPTDIR/../dbus/bus_lib.sh
     . "$TB_SRC_DIR/tests/dbus/bus_lib.sh"
-    write_bus_config "$TB_DIR/bus.conf" "$TB_DIR/bus" "$TB_SRC_DIR/units/net.clatd.conf"
+    write_bus_config "$TB_DIR/bus.conf" "$TB_DIR/bus" \
+        "${TB_BUS_POLICY:-$TB_SRC_DIR/units/net.clatd.conf}"
     start_bus "$TB_DIR/bus.conf" "$TB_DIR/bus.pid" || tb__die "dbus-daemon did not start" ||
         return 1
     cat "$TB_DIR/bus.pid" >>"$TB_DIR/pids"
     export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$TB_DIR/bus"
 }
 
-## tb_clatd_start [ARGS...]: starts clatd -d -c $TB_DIR/clatd.conf ARGS... (see above).
+## tb_clatd_start [ARGS...]: starts clatd -d -c $TB_DIR/clatd.conf ARGS... (see above; the
+## environment TB_CLATD_ENV lists is read at each start).
 tb_clatd_start() {
     [ -n "${CLATD:-}" ] || tb__die "CLATD is not set" || return 1
     tb_bus_start || return 1
     mkdir -p "$TB_DIR/run"
     [ -e "$TB_DIR/clatd.conf" ] || : >"$TB_DIR/clatd.conf"
     [ -f "$TB_DIR/clatd.log" ] && cat "$TB_DIR/clatd.log" >>"$TB_DIR/clatd.all.log"
+    local extra
+    read -r -a extra <<<"${TB_CLATD_ENV:-}"
     tb_spawn host clatd env RUNTIME_DIRECTORY="$TB_DIR/run" \
-        DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "$CLATD" -d -c "$TB_DIR/clatd.conf" "$@"
+        DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "${extra[@]}" "$CLATD" -d \
+        -c "$TB_DIR/clatd.conf" "$@"
     TB_CLATD_PID=$(cat "$TB_DIR/clatd.pid")
 }
 

@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "agent/agent.hpp"
 #include "tests/values.hpp"
 
@@ -36,6 +39,7 @@ class FakeObserver final : public ObserverPort {
         return false;
     }
     void set_proxy_poll(std::chrono::milliseconds interval) override { proxy_poll = interval; }
+    void sync() override { ++syncs; }
     Result<RouteLookup> lookup_route(const Ipv6Address&) override {
         ++lookups;
         if (route_error)
@@ -53,6 +57,7 @@ class FakeObserver final : public ObserverPort {
     Observed state;
     int proxy_refreshes = 0;
     int lookups = 0;
+    int syncs = 0;
     std::optional<std::string> route_error;
     std::chrono::milliseconds proxy_poll{-1};
 
@@ -257,6 +262,35 @@ class FakeStatus final : public StatusSink {
     }
     std::vector<AgentView> views;
     std::vector<std::optional<std::string>> admin_groups;
+};
+
+/// Captures the log lines (debug and up) while it lives; restores the logger's level after.
+class LogCapture {
+  public:
+    LogCapture()
+        : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096)),
+          level_(spdlog::default_logger()->level()) {
+        spdlog::default_logger()->sinks().push_back(sink_);
+        spdlog::default_logger()->set_level(spdlog::level::debug);
+    }
+    ~LogCapture() {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+        spdlog::default_logger()->set_level(level_);
+    }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    /// Lines containing `text`.
+    int count(const std::string& text) const {
+        int n = 0;
+        for (const auto& line : sink_->last_formatted())
+            n += line.find(text) != std::string::npos ? 1 : 0;
+        return n;
+    }
+
+  private:
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+    spdlog::level::level_enum level_;
 };
 
 /// A temporary runtime directory for the undo journal.

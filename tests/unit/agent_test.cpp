@@ -48,6 +48,7 @@ void stop_and_expect_clean(AgentBed& bed, const HostState& before) {
 }  // namespace
 
 TEST_CASE("agent: cold start applies each operation once and plans nothing for an echo") {
+    LogCapture log;
     AgentBed bed;
     const HostState before = host(bed);
     bed.start();
@@ -64,6 +65,10 @@ TEST_CASE("agent: cold start applies each operation once and plans nothing for a
           std::vector<std::string>{"start plat=2001:db8:64::/96 clat-v6=" + probe->to_string()});
     CHECK(bed.kernel.count("create-tun") == 1);
     CHECK(applied_twice(bed.kernel.log) == 0);
+    // One plan for the whole provisioning: the kernel's echo of it was absorbed (read with
+    // sync(), explained by the plan) and its notification planned nothing more.
+    CHECK(bed.observer.syncs == 1);
+    CHECK(log.count("plan operations=") == 1);
     CHECK(has_route_v4_default(bed.observer.state));
     const auto applies = bed.kernel.log.size();
     const auto reads = bed.kernel.sysctl_reads;
