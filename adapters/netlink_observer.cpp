@@ -25,6 +25,11 @@ namespace {
 constexpr std::size_t kBufferBytes = 64 * 1024;
 // Bounds one wake-up, so that an endless storm cannot starve the rest of the loop.
 constexpr int kMaxMessagesPerPass = 8192;
+/// Wake-ups closer than this to the previous pass are a storm ...
+constexpr auto kStormGap = std::chrono::microseconds(500);
+/// ... and wait this long before the next pass. Well inside the socket's receive buffer at
+/// the rates a storm reaches (a few hundred messages), and far below a reconcile's target.
+constexpr auto kBatchDelay = std::chrono::milliseconds(2);
 constexpr int kMaxDiscarded = 1 << 20;
 constexpr auto kResyncRetry = std::chrono::milliseconds(200);
 // A request is answered at once; the timeout only bounds a kernel that never answers.
@@ -71,6 +76,7 @@ NetlinkObserver::NetlinkObserver(boost::asio::io_context& io, std::function<std:
       expiry_timer_(io),
       retry_timer_(io),
       proxy_timer_(io),
+      batch_timer_(io),
       buffer_(kBufferBytes) {}
 
 NetlinkObserver::~NetlinkObserver() {
@@ -110,6 +116,7 @@ void NetlinkObserver::stop() {
     expiry_timer_.cancel();
     retry_timer_.cancel();
     proxy_timer_.cancel();
+    batch_timer_.cancel();
     events_.reset();
     requests_.reset();
     alive_ = std::make_shared<int>(0);
@@ -162,12 +169,24 @@ void NetlinkObserver::arm() {
                 spdlog::error("netlink observer: waiting for events failed: {}", ec.message());
                 return;
             }
+            // In a storm (the last pass was just now), wait a little so that one pass reads
+            // what the next milliseconds bring: the cost of a wake-up is paid per batch, not
+            // per message. A lone change is read at once.
+            if (std::chrono::steady_clock::now() - last_pass_ < kStormGap) {
+                batch_timer_.expires_after(kBatchDelay);
+                batch_timer_.async_wait([this, alive](const boost::system::error_code& wait) {
+                    if (!wait && !alive.expired())
+                        on_readable();
+                });
+                return;
+            }
             on_readable();
         });
 }
 
 void NetlinkObserver::on_readable() {
     read_queued();
+    last_pass_ = std::chrono::steady_clock::now();
     if (descriptor_)
         arm();
 }

@@ -132,6 +132,10 @@ class NetlinkObserver final : public ObserverPort {
     boost::asio::steady_timer expiry_timer_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer proxy_timer_;
+    /// A storm of events (wake-ups closer than kStormGap) is read in batches: the next pass
+    /// waits kBatchDelay, so that one pass reads many messages instead of one each.
+    boost::asio::steady_timer batch_timer_;
+    std::chrono::steady_clock::time_point last_pass_{};
     std::chrono::milliseconds proxy_poll_{0};
     std::vector<std::uint8_t> buffer_;
     Observed observed_;
