@@ -201,16 +201,21 @@ void NetlinkObserver::read_queued() {
     timing_ = spdlog::should_log(spdlog::level::debug);
     try {
         bool changed = false;
-        if (read_pass(changed)) {
+        bool relevant = false;
+        if (read_pass(changed, relevant)) {
             if (Status done = resync(); done) {
-                changed = true;
+                changed = relevant = true;
             } else {
                 spdlog::warn("netlink resync failed: {}", done.error().message);
                 schedule_resync_retry();
             }
         }
         if (changed)
-            after_change();
+            schedule_expiry();
+        // Changes outside the interest (a storm elsewhere) are in observed() all the same,
+        // but wake nobody: the agent would only find its relevant subset unchanged.
+        if (relevant)
+            notify();
     } catch (const std::exception& e) {
         spdlog::error("netlink observer: {}", e.what());
     }
@@ -219,7 +224,11 @@ void NetlinkObserver::read_queued() {
         pending_ = {};
 }
 
-bool NetlinkObserver::read_pass(bool& changed) {
+void NetlinkObserver::set_interest(const ObservationInterest& interest) {
+    interest_ = interest;
+}
+
+bool NetlinkObserver::read_pass(bool& changed, bool& relevant) {
     const int fd = nl_socket_get_fd(events_.get());
     const std::int64_t now = now_ms_();
     bool resync_needed = false;
@@ -257,6 +266,8 @@ bool NetlinkObserver::read_pass(bool& changed) {
             ++handled;
             const MessageEffect effect = apply_message(observed_, message, now);
             changed = changed || effect.changed;
+            relevant =
+                relevant || (effect.changed && (!interest_ || matters(*interest_, effect.subject)));
             resync_needed = resync_needed || effect.resync_needed;
         }
     }

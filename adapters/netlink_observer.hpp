@@ -91,6 +91,7 @@ class NetlinkObserver final : public ObserverPort {
     /// kernel answers at once. Errors carry the kernel's reason (e.g. unreachable).
     Result<RouteLookup> lookup_route(const Ipv6Address& dst) override;
     void sync() override;
+    void set_interest(const ObservationInterest& interest) override;
     Result<RouteLookupV4> lookup_route(const Ipv4Address& dst);
 
   private:
@@ -102,7 +103,7 @@ class NetlinkObserver final : public ObserverPort {
     /// Reads and applies every queued event message (one pass; a resync when needed).
     void read_queued();
     /// Reads and applies what is queued; true when the snapshot must be re-dumped.
-    bool read_pass(bool& changed);
+    bool read_pass(bool& changed, bool& relevant);
     void discard_queue();
     Status dump_into(Observed& fresh);
     Status dump_proxies(const Handler& handler);
@@ -136,6 +137,7 @@ class NetlinkObserver final : public ObserverPort {
     /// waits kBatchDelay, so that one pass reads many messages instead of one each.
     boost::asio::steady_timer batch_timer_;
     std::chrono::steady_clock::time_point last_pass_{};
+    std::optional<ObservationInterest> interest_;  ///< unset: every change is notified
     std::chrono::milliseconds proxy_poll_{0};
     std::vector<std::uint8_t> buffer_;
     Observed observed_;

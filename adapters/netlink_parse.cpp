@@ -164,9 +164,13 @@ MessageEffect apply_link(Observed& observed, const nlmsghdr* message) {
     if (message->nlmsg_type == RTM_DELLINK) {
         // The kernel drops the link's IPv4 routes without RTM_DELROUTE.
         const bool erased = observed.links.erase(link->index) > 0;
-        return {forget_ifindex(observed, link->index) || erased, erased};
+        return {forget_ifindex(observed, link->index) || erased, erased,
+                ChangeSubject{ChangeSubject::Kind::kLink, link->index, kMainTable, 0, false,
+                              std::nullopt}};
     }
     MessageEffect effect;
+    effect.subject =
+        ChangeSubject{ChangeSubject::Kind::kLink, link->index, kMainTable, 0, false, std::nullopt};
     auto it = observed.links.find(link->index);
     // Setting a link down flushes its IPv4 routes silently (fib_disable_ip), and IPv6 ones
     // too when net.ipv6.conf.*.skip_notify_on_dev_down is set.
@@ -187,12 +191,16 @@ MessageEffect apply_address(Observed& observed, const nlmsghdr* message) {
                                     : upsert_sorted(observed.addresses_v4, *v4, kAddressV4Key);
         // Routes whose preferred source was this address are flushed (fib_sync_down_addr),
         // and not every kernel announces it.
-        return {changed, remove};
+        return {changed, remove,
+                ChangeSubject{ChangeSubject::Kind::kAddress, v4->ifindex, kMainTable, 0, false,
+                              std::nullopt}};
     }
     if (const auto* v6 = std::get_if<AddressV6>(&parsed)) {
         return {remove ? erase_sorted(observed.addresses_v6, *v6, kAddressV6Key)
                        : upsert_sorted(observed.addresses_v6, *v6, kAddressV6Key),
-                false};
+                false,
+                ChangeSubject{ChangeSubject::Kind::kAddress, v6->ifindex, kMainTable, 0, false,
+                              std::nullopt}};
     }
     return {};
 }
@@ -216,9 +224,13 @@ bool apply_one_route(std::vector<Route>& routes, const Route& route, const nlmsg
 MessageEffect apply_route(Observed& observed, const nlmsghdr* message) {
     auto parsed = parse_route(message);
     if (const auto* v4 = std::get_if<RouteV4>(&parsed))
-        return {apply_one_route(observed.routes_v4, *v4, message), false};
+        return {apply_one_route(observed.routes_v4, *v4, message), false,
+                ChangeSubject{ChangeSubject::Kind::kRoute, v4->oif, v4->table, v4->protocol,
+                              v4->is_default(), std::nullopt}};
     if (const auto* v6 = std::get_if<RouteV6>(&parsed))
-        return {apply_one_route(observed.routes_v6, *v6, message), false};
+        return {apply_one_route(observed.routes_v6, *v6, message), false,
+                ChangeSubject{ChangeSubject::Kind::kRoute, v6->oif, v6->table, v6->protocol,
+                              v6->is_default(), v6->destination}};
     return {};
 }
 
@@ -229,7 +241,7 @@ MessageEffect apply_proxy(Observed& observed, const nlmsghdr* message) {
     return {message->nlmsg_type == RTM_DELNEIGH
                 ? erase_sorted(observed.proxies_v6, *proxy, kProxyKey)
                 : upsert_sorted(observed.proxies_v6, *proxy, kProxyKey),
-            false};
+            false, ChangeSubject{}};
 }
 
 MessageEffect apply_nduseropt(Observed& observed, const nlmsghdr* message, std::int64_t now) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "states/facts.hpp"
+#include "states/observation.hpp"
 #include "states/pref64.hpp"
 
 namespace clat {
@@ -40,6 +41,8 @@ struct MessageEffect {
     /// The kernel removes state without telling (IPv4 routes of a link set down, or of a
     /// deleted link or address): the snapshot must be re-dumped to be trusted.
     bool resync_needed = false;
+    /// What the message was about (for the observer's interest filter).
+    ChangeSubject subject;
 };
 
 /// RTM_NEWLINK / RTM_DELLINK of family AF_UNSPEC; nullopt for anything else or a malformed

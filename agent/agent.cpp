@@ -112,15 +112,19 @@ void Agent::post(Event event) {
     });
 }
 
-Observed Agent::relevant_observed() const {
-    std::vector<std::string> plat_devs;
+std::vector<std::string> Agent::plat_devs() const {
+    std::vector<std::string> devs;
     if (config_.plat_dev)
-        plat_devs.push_back(*config_.plat_dev);
+        devs.push_back(*config_.plat_dev);
     if (auto binding = machine_.status().binding)
-        plat_devs.push_back(binding->plat_dev);
+        devs.push_back(binding->plat_dev);
     if (snapshot_.plat_route && !snapshot_.plat_route->dev.empty())
-        plat_devs.push_back(snapshot_.plat_route->dev);
-    return relevant_subset(ports_.observer.observed(), config_.clat_dev, plat_devs,
+        devs.push_back(snapshot_.plat_route->dev);
+    return devs;
+}
+
+Observed Agent::relevant_observed() const {
+    return relevant_subset(ports_.observer.observed(), config_.clat_dev, plat_devs(),
                            probe_address(held_prefix(machine_.state())));
 }
 
@@ -147,6 +151,9 @@ void Agent::take_snapshot() {
     }
     next.entropy = random_();
     snapshot_ = std::move(next);
+    // From now on only changes that can touch this snapshot's subset wake the agent.
+    ports_.observer.set_interest(
+        interest_of(ports_.observer.observed(), config_.clat_dev, plat_devs(), probe));
 }
 
 void Agent::on_observed() {

@@ -102,6 +102,8 @@ class Agent {
     void on_observed();
     void take_snapshot();
     Observed relevant_observed() const;
+    /// The PLAT devices the relevant subset keeps addresses of (configured, bound, looked up).
+    std::vector<std::string> plat_devs() const;
     MachineFacts facts() const;
     void publish_status();
     void finish(int code);

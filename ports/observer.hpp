@@ -10,6 +10,7 @@
 
 #include "states/facts.hpp"
 #include "states/ip.hpp"
+#include "states/observation.hpp"
 #include "states/result.hpp"
 
 namespace clat {
@@ -47,6 +48,9 @@ class ObserverPort {
     /// Reads the event messages the kernel has already queued into observed() now (after a
     /// change of our own: its echo). Their notification follows as usual. Synchronous.
     virtual void sync() = 0;
+    /// Notify only changes that matter() to this interest (every change still reaches
+    /// observed()); until the first call, every change is notified.
+    virtual void set_interest(const ObservationInterest& interest) = 0;
     /// Where the kernel would send a packet to dst. Synchronous.
     virtual Result<RouteLookup> lookup_route(const Ipv6Address& dst) = 0;
     /// The batch the latest notification covered (valid inside on_change).

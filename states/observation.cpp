@@ -107,6 +107,48 @@ DadState dad_state(const Observed& observed, const std::string& dev, const Ipv6A
 
 namespace clat {
 
+ObservationInterest interest_of(const Observed& observed, const std::string& clat_dev,
+                                const std::vector<std::string>& plat_devs,
+                                const std::optional<Ipv6Address>& plat_probe) {
+    ObservationInterest interest;
+    interest.probe = plat_probe;
+    const Link* clat = observed.link_by_name(clat_dev);
+    interest.devices.push_back(clat != nullptr ? clat->index : -1);
+    for (const auto& name : plat_devs) {
+        if (const Link* link = observed.link_by_name(name))
+            interest.devices.push_back(link->index);
+    }
+    for (const auto& r : observed.routes_v6) {
+        if (r.is_default() && r.table == kMainTable)
+            interest.devices.push_back(r.oif);
+    }
+    std::sort(interest.devices.begin(), interest.devices.end());
+    interest.devices.erase(std::unique(interest.devices.begin(), interest.devices.end()),
+                           interest.devices.end());
+    return interest;
+}
+
+bool matters(const ObservationInterest& interest, const ChangeSubject& change) {
+    const bool device =
+        std::binary_search(interest.devices.begin(), interest.devices.end(), change.ifindex);
+    switch (change.kind) {
+        case ChangeSubject::Kind::kAddress:
+            return device;
+        case ChangeSubject::Kind::kRoute: {
+            if (device || change.protocol == kRouteProtocol)
+                return true;
+            if (change.table != kMainTable)
+                return false;
+            return change.default_route || (change.destination_v6 && interest.probe &&
+                                            change.destination_v6->contains(*interest.probe));
+        }
+        case ChangeSubject::Kind::kLink:
+        case ChangeSubject::Kind::kOther:
+            return true;
+    }
+    return true;
+}
+
 Observed relevant_subset(const Observed& observed, const std::string& clat_dev,
                          const std::vector<std::string>& plat_devs,
                          const std::optional<Ipv6Address>& plat_probe) {
@@ -116,11 +158,8 @@ Observed relevant_subset(const Observed& observed, const std::string& clat_dev,
     out.proxies_v6 = observed.proxies_v6;
     const Link* clat = observed.link_by_name(clat_dev);
     const int clat_index = clat != nullptr ? clat->index : -1;
-    std::vector<int> address_devices{clat_index};
-    for (const auto& name : plat_devs) {
-        if (const Link* link = observed.link_by_name(name))
-            address_devices.push_back(link->index);
-    }
+    const std::vector<int> address_devices =
+        interest_of(observed, clat_dev, plat_devs, plat_probe).devices;
     for (const auto& r : observed.routes_v4) {
         if ((r.is_default() && r.table == kMainTable) || r.oif == clat_index ||
             r.protocol == kRouteProtocol)
@@ -132,8 +171,6 @@ Observed relevant_subset(const Observed& observed, const std::string& clat_dev,
         if ((r.is_default() && r.table == kMainTable) || covers || r.oif == clat_index ||
             r.protocol == kRouteProtocol)
             out.routes_v6.push_back(r);
-        if (r.is_default() && r.table == kMainTable)
-            address_devices.push_back(r.oif);
     }
     auto wanted = [&](int ifindex) {
         return std::find(address_devices.begin(), address_devices.end(), ifindex) !=

@@ -46,6 +46,37 @@ DadState dad_state(const Observed& observed, const std::string& dev, const Ipv6A
 
 namespace clat {
 
+/// What one change of the observed state touched, as the observer reports it.
+struct ChangeSubject {
+    enum class Kind { kOther, kLink, kAddress, kRoute };
+    Kind kind = Kind::kOther;
+    int ifindex = 0;  ///< the address's device, the route's output device
+    std::uint32_t table = kMainTable;
+    std::uint8_t protocol = 0;
+    bool default_route = false;
+    std::optional<Ipv6Prefix> destination_v6;  ///< an IPv6 route's destination
+    bool operator==(const ChangeSubject&) const = default;
+};
+
+/// The devices whose addresses and routes relevant_subset() keeps: the CLAT device, the PLAT
+/// devices and every device holding an IPv6 default route in the main table.
+struct ObservationInterest {
+    std::vector<int> devices;          ///< sorted
+    std::optional<Ipv6Address> probe;  ///< the route lookup's destination, when one is made
+    bool operator==(const ObservationInterest&) const = default;
+};
+
+ObservationInterest interest_of(const Observed& observed, const std::string& clat_dev,
+                                const std::vector<std::string>& plat_devs,
+                                const std::optional<Ipv6Address>& plat_probe);
+
+/// Whether a change can alter relevant_subset() for this interest (a superset of the changes
+/// that do): links, proxy entries and PREF64 always; addresses on the interest's devices;
+/// routes of clatd's protocol, on the interest's devices, and the main table's default routes
+/// and IPv6 routes covering the probe. A storm of changes elsewhere (other interfaces'
+/// addresses and their prefix routes, other tables) is told apart per message.
+bool matters(const ObservationInterest& interest, const ChangeSubject& change);
+
 /// The part of the observed state the CLAT depends on, so that a burst of changes elsewhere
 /// (addresses on an unrelated interface, routes in another table) costs no plan: every link;
 /// the main table's default routes and the IPv6 routes covering `plat_probe` (the route lookup

@@ -301,6 +301,45 @@ TEST_CASE("a burst of 200 route additions makes one notification") {
     CHECK(f.observer.stats().overruns == 0);
 }
 
+TEST_CASE("with an interest, changes elsewhere reach the snapshot but notify nobody") {
+    Fixture f;
+    REQUIRE(f.observer.start().ok());
+    Veth watched("intw0", "intw1");
+    Veth other("into0", "into1");
+    REQUIRE(f.run_until([&] {
+        const Link* a = f.seen().link_by_name("intw0");
+        const Link* b = f.seen().link_by_name("into0");
+        return a != nullptr && a->lower_up && b != nullptr && b->lower_up;
+    }));
+    f.settle();
+    f.observer.set_interest(ObservationInterest{{ifindex("intw0")}, std::nullopt});
+    int before = f.changes;
+    // Addresses on the other device and routes in another table: in the snapshot, silent.
+    std::string batch;
+    for (int i = 1; i <= 50; ++i)
+        batch += "addr add 2001:db8:e::" + std::to_string(i) + "/128 dev into0 nodad\n";
+    batch += "route add 203.0.113.7/32 dev into0 table 1234\n";
+    sh("ip -batch " + write_file("interest", batch));
+    CHECK(f.run_until([&] {
+        return find_address(f.seen().addresses_v6, "2001:db8:e::32") != nullptr &&
+               find_route(f.seen().routes_v4, "203.0.113.7/32", 1234) != nullptr;
+    }));
+    f.settle();
+    CHECK(f.changes == before);
+    // An address on the watched device, a default route: notified.
+    sh("ip -6 addr add 2001:db8:d::1/128 dev intw0 nodad");
+    CHECK(f.run_until([&] { return f.changes == before + 1; }));
+    f.settle();
+    before = f.changes;
+    sh("ip route add default dev into0 metric 4000");
+    CHECK(f.run_until([&] { return f.changes == before + 1; }));
+    // A link change anywhere is notified.
+    f.settle();
+    before = f.changes;
+    sh("ip link set into0 mtu 1400");
+    CHECK(f.run_until([&] { return f.changes == before + 1; }));
+}
+
 TEST_CASE("an overrun of a small receive buffer resynchronises to the kernel's state") {
     Fixture f(NetlinkObserver::Options{4096});
     REQUIRE(f.observer.start().ok());

@@ -40,6 +40,7 @@ class FakeObserver final : public ObserverPort {
     }
     void set_proxy_poll(std::chrono::milliseconds interval) override { proxy_poll = interval; }
     void sync() override { ++syncs; }
+    void set_interest(const ObservationInterest& wanted) override { interest = wanted; }
     Result<RouteLookup> lookup_route(const Ipv6Address&) override {
         ++lookups;
         if (route_error)
@@ -58,6 +59,7 @@ class FakeObserver final : public ObserverPort {
     int proxy_refreshes = 0;
     int lookups = 0;
     int syncs = 0;
+    std::optional<ObservationInterest> interest;
     std::optional<std::string> route_error;
     std::chrono::milliseconds proxy_poll{-1};
 

@@ -195,4 +195,33 @@ TEST_CASE("relevant_subset: what the CLAT depends on stays, changes elsewhere dr
     CHECK(native_ipv4(subset, "clat") == native_ipv4(o, "clat"));
 }
 
+TEST_CASE("matters: what can change the relevant subset wakes the agent, the rest does not") {
+    const Observed o = host();
+    // clat (3), the PLAT device eth0 (2, also the default route's): not eth9 (4).
+    const auto probe = v6("2001:db8:64::c000:aa");
+    const ObservationInterest interest = interest_of(o, "clat", {"eth0"}, probe);
+    CHECK(interest.devices == std::vector<int>{2, 3});
+    using K = ChangeSubject::Kind;
+    auto route = [](int oif, std::uint32_t table, std::uint8_t protocol, const char* dst) {
+        const Ipv6Prefix d = p6(dst);
+        return ChangeSubject{K::kRoute, oif, table, protocol, d.length == 0, d};
+    };
+    CHECK(matters(interest, ChangeSubject{K::kAddress, 2, kMainTable, 0, false, {}}));
+    CHECK_FALSE(matters(interest, ChangeSubject{K::kAddress, 4, kMainTable, 0, false, {}}));
+    CHECK(matters(interest, route(4, kMainTable, 9, "::/0")));              // another default route
+    CHECK(matters(interest, route(4, kMainTable, 3, "2001:db8:64::/96")));  // covers the probe
+    CHECK_FALSE(matters(interest, route(4, kMainTable, 2, "2001:db8:9::5/128")));  // elsewhere
+    CHECK_FALSE(matters(interest, route(4, 1234, 0, "2001:db8:77::/64")));
+    CHECK(matters(interest, route(4, 1234, kRouteProtocol, "2001:db8:77::/64")));  // ours
+    CHECK(matters(interest, route(3, 255, 2, "2001:db8:77::/64")));  // on the CLAT device
+    CHECK(matters(interest, ChangeSubject{K::kLink, 4, kMainTable, 0, false, {}}));
+    CHECK(matters(interest, ChangeSubject{K::kOther, 0, kMainTable, 0, false, {}}));
+    // A second default route makes its device's addresses relevant.
+    Observed two = o;
+    RouteV6 second = o.routes_v6[0];
+    second.oif = 4;
+    two.routes_v6.push_back(second);
+    CHECK(interest_of(two, "clat", {}, std::nullopt).devices == std::vector<int>{2, 3, 4});
+}
+
 }  // namespace clat::test
