@@ -25,8 +25,11 @@ namespace {
 constexpr std::size_t kBufferBytes = 64 * 1024;
 // Bounds one wake-up, so that an endless storm cannot starve the rest of the loop.
 constexpr int kMaxMessagesPerPass = 8192;
-/// Wake-ups closer than this to the previous pass are a storm ...
-constexpr auto kStormGap = std::chrono::microseconds(500);
+/// Wake-ups closer than this to the end of the previous pass ...
+constexpr auto kStormGap = std::chrono::microseconds(150);
+/// ... are a storm once this many came in a row (one change is a few messages, read in a
+/// pass or two; changes made one after the other stay below it) ...
+constexpr int kStormWakeups = 8;
 /// ... and wait this long before the next pass. Well inside the socket's receive buffer at
 /// the rates a storm reaches (a few hundred messages), and far below a reconcile's target.
 constexpr auto kBatchDelay = std::chrono::milliseconds(2);
@@ -172,7 +175,9 @@ void NetlinkObserver::arm() {
             // In a storm (the last pass was just now), wait a little so that one pass reads
             // what the next milliseconds bring: the cost of a wake-up is paid per batch, not
             // per message. A lone change is read at once.
-            if (std::chrono::steady_clock::now() - last_pass_ < kStormGap) {
+            quick_wakeups_ =
+                std::chrono::steady_clock::now() - last_pass_ < kStormGap ? quick_wakeups_ + 1 : 0;
+            if (quick_wakeups_ >= kStormWakeups) {
                 batch_timer_.expires_after(kBatchDelay);
                 batch_timer_.async_wait([this, alive](const boost::system::error_code& wait) {
                     if (!wait && !alive.expired())

@@ -133,10 +133,12 @@ class NetlinkObserver final : public ObserverPort {
     boost::asio::steady_timer expiry_timer_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer proxy_timer_;
-    /// A storm of events (wake-ups closer than kStormGap) is read in batches: the next pass
-    /// waits kBatchDelay, so that one pass reads many messages instead of one each.
+    /// A storm of events (kStormWakeups wake-ups in a row, each within kStormGap of the
+    /// previous pass) is read in batches: the next pass waits kBatchDelay, so that one pass
+    /// reads many messages instead of one each.
     boost::asio::steady_timer batch_timer_;
     std::chrono::steady_clock::time_point last_pass_{};
+    int quick_wakeups_ = 0;  ///< wake-ups in a row within kStormGap of the previous pass
     std::optional<ObservationInterest> interest_;  ///< unset: every change is notified
     std::chrono::milliseconds proxy_poll_{0};
     std::vector<std::uint8_t> buffer_;

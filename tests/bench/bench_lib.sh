@@ -32,6 +32,7 @@ bench_ensure_running() {
 
 # Figure 2: t0 is stamped by clat_bench right before it execs clatd (a wrapper stands in for
 # $CLATD); the probe loop (TCP connects every 5 ms) runs in the host namespace from before.
+# Called again, it adds runs (report.py joins the samples of every call).
 bench_cold_start() {
     local runs=$1 i probe t0 reply samples=() wrapper=$TB_DIR/clatd-stamped
     printf '#!/bin/sh\nexec "%s" stamp-exec "%s" "%s" "$@"\n' "$BENCH" "$TB_DIR/t0" "$CLATD" \
@@ -129,35 +130,57 @@ bench_wait_quiet() {
     return 1
 }
 
-# Figure 5: clat_bench sends the storm (half adds, half deletes, in table 1234) and deletes the
-# IPv4 default route through the clat device in the middle; CPU from /proc/<pid>/stat
-# (utime+stime, ticks) and, finer, /proc/<pid>/task/*/schedstat (ns on CPU).
+## bench_storm_device: a veth pair bench0/bench0p in the host namespace beside the uplink (no
+## route, no global address: clatd never takes it for an uplink), for the address storm.
+bench_storm_device() {
+    tb_host sh -c 'ip link add bench0 type veth peer name bench0p &&
+        sysctl -qw net.ipv6.conf.bench0.accept_dad=0 net.ipv6.conf.bench0p.accept_dad=0 &&
+        ip link set bench0 up && ip link set bench0p up'
+}
+
+# Figure 5, one storm KIND of EVENTS events (clat_bench storm: half adds, half deletes):
+# route4, route6 unreachable routes in table 1234; addr6 /128 addresses on bench0, 256 requests
+# per datagram; addr6-acked the same one by one, each acknowledged (as `ip -batch`). In the middle
+# clat_bench deletes the IPv4 default route through the clat device and times its return. CPU
+# from /proc/<pid>/stat (utime+stime, ticks) and, finer, /proc/<pid>/task/*/schedstat (ns on
+# CPU), from a quiet agent before to a quiet agent after. Keys f5.<KIND>.*.
 bench_storm() {
-    local routes=$(($1 / 2)) out=$TB_DIR/storm.out pid mark c0 s0 c1 s1 hz
+    local kind=$1 count=$(($2 / 2)) k=f5.$1 out=$TB_DIR/storm-$1.out pid mark c0 s0 c1 s1 hz
+    local how=(--kind "${1%-acked}") log
     pid=$(tb_clatd_pid)
     hz=$(getconf CLK_TCK)
+    [ "$kind" = "${kind%-acked}" ] || how+=(--acked)
+    if [ "${kind%-acked}" = addr6 ]; then
+        bench_storm_device || bench__log "storm: cannot create bench0 beside the uplink"
+        how+=(--dev bench0)
+    fi
+    # The previous storm's route must be back, and the agent done with what came before.
+    tb_wait_for "tb_host ip -4 route show default dev clat | grep -q ." 15 ||
+        bench__log "storm $kind: no IPv4 default route via clat before the storm"
+    bench_wait_quiet "$pid" || bench__log "storm $kind: the agent is busy before the storm"
     mark=$(tb_clatd_mark)
     c0=$(cpu_ticks "$pid")
     s0=$(sched_ns "$pid")
-    tb_host "$BENCH" storm --routes "$routes" --table 1234 --break-dev clat \
-        --restore-timeout-ms 15000 >"$out" 2>&1 || bench__log "storm: $(cat "$out")"
-    bench_wait_quiet "$pid" || bench__log "storm: the agent is still busy"
+    tb_host "$BENCH" storm "${how[@]}" --count "$count" --table 1234 \
+        --break-dev clat --restore-timeout-ms 15000 >"$out" 2>&1 || bench__log "storm: $(cat "$out")"
+    bench_wait_quiet "$pid" || bench__log "storm $kind: the agent is still busy"
     c1=$(cpu_ticks "$pid")
     s1=$(sched_ns "$pid")
-    put f5.events "$(field "$out" events)"
-    put f5.errors "$(field "$out" errors)"
-    put f5.rate_per_s "$(field "$out" rate_per_s)"
-    put f5.generation_us "$(field "$out" generation_us)"
-    put f5.cpu_us "$(((c1 - c0) * 1000000 / hz))"
-    put f5.sched_us "$(((s1 - s0) / 1000))"
-    put f5.break_us "$(field "$out" break_us)"
-    put f5.storm_end_us "$(field "$out" storm_end_us)"
-    put f5.restored_us "$(field "$out" restored_us)"
-    put f5.route_back "$(tb_host ip -4 route show default dev clat | grep -q . && echo yes || echo no)"
-    put f5.overruns "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" | grep -c 'netlink overrun')"
-    put f5.resync_failures "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" |
-        grep -c 'netlink resync failed')"
-    put f5.batches "$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log" | grep -c 'reconcile done')"
+    log=$(tail -n "+$((mark + 1))" "$TB_DIR/clatd.log")
+    [ "${kind%-acked}" != addr6 ] || tb_host ip link del bench0
+    put "$k.events" "$(field "$out" events)"
+    put "$k.errors" "$(field "$out" errors)"
+    put "$k.rate_per_s" "$(field "$out" rate_per_s)"
+    put "$k.generation_us" "$(field "$out" generation_us)"
+    put "$k.cpu_us" "$(((c1 - c0) * 1000000 / hz))"
+    put "$k.sched_us" "$(((s1 - s0) / 1000))"
+    put "$k.break_us" "$(field "$out" break_us)"
+    put "$k.storm_end_us" "$(field "$out" storm_end_us)"
+    put "$k.restored_us" "$(field "$out" restored_us)"
+    put "$k.route_back" "$(tb_host ip -4 route show default dev clat | grep -q . && echo yes || echo no)"
+    put "$k.overruns" "$(grep -c 'netlink overrun' <<<"$log")"
+    put "$k.resync_failures" "$(grep -c 'netlink resync failed' <<<"$log")"
+    put "$k.batches" "$(grep -c 'reconcile done' <<<"$log")"
 }
 
 iperf_bps() {
@@ -197,12 +220,16 @@ bench_throughput() {
 }
 
 # Figure 3: the probe counts only answers after the first IPv6 reply addressed into the new
-# prefix reached the uplink, i.e. IPv4 working through the new CLAT address.
+# prefix reached the uplink, i.e. IPv4 working through the new CLAT address. Called again, it
+# goes on with the next prefixes (report.py joins the samples of every call).
+BENCH_RENUMBERED=0 # renumberings of this bed so far: each takes the next prefix
+
 bench_renumber() {
     local runs=$1 i prefix probe t0 out=$TB_DIR/renumber.out reply path addr
     local samples=() paths=() addrs=()
     for ((i = 1; i <= runs; i++)); do
-        prefix=2001:db8:$((i + 1))::/64
+        BENCH_RENUMBERED=$((BENCH_RENUMBERED + 1))
+        prefix=2001:db8:$((BENCH_RENUMBERED + 1))::/64
         rm -f "$TB_DIR/probe.ready"
         tb_host "$BENCH" probe --dst "$TB_SERVER4" --port 80 --interval-ms 5 --timeout-ms 20000 \
             --new-prefix "$prefix" --dev "$TB_UPLINK" --ready-file "$TB_DIR/probe.ready" \

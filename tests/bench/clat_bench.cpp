@@ -3,7 +3,8 @@
 //   clat_bench stamp-exec FILE PROG ARGS... writes the steady clock to FILE, then execs PROG
 //   clat_bench events --log FILE [...]      netlink event → reconcile done (figure 1)
 //   clat_bench probe [...]                  first IPv4 answer through the CLAT (figures 2, 3)
-//   clat_bench storm [...]                  unrelated route storm with one relevant change (5)
+//   clat_bench storm --kind K [...]         a storm of unrelated route or address events with
+//                                           one relevant change among them (figure 5)
 // Results are printed as `key=value` lines for the script to collect.
 
 #include <unistd.h>

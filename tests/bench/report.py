@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The table (and JSON) of scripts/bench from the key=value lines its figures wrote.
 
-Usage: report.py RESULTS ONLY JSON_FILE_OR_EMPTY. Exits 1 when a requested figure has no
-result (the figures themselves are never judged against their targets)."""
+Usage: report.py RESULTS ONLY JSON_FILE_OR_EMPTY [BASELINE_RESULTS BASELINE_REV]. With a
+baseline, figures 1, 2, 3 and 5 are printed for both sides, then their headline numbers side
+by side. Exits 1 when a requested figure of this tree has no result (the figures themselves
+are never judged against their targets; a baseline figure missing is only reported)."""
 import json
 import statistics
 import sys
@@ -18,11 +20,13 @@ TARGETS = {
 
 
 def load(path):
+    """key=value lines; a key written again (a figure measured in several calls, as when
+    scripts/bench alternates two binaries) collects its values, space-separated."""
     values = {}
     with open(path, encoding="utf-8") as f:
         for raw in f:
             key, _, value = raw.rstrip("\n").partition("=")
-            values[key] = value
+            values[key] = f"{values[key]} {value}" if key in values else value
     return values
 
 
@@ -85,7 +89,7 @@ def figure2(v):
     if not samples:
         return None
     s = spread(samples)
-    lines = [median_line(s, len(samples), v.get("f2.runs"))]
+    lines = [median_line(s, len(samples), sum(numbers(v.get("f2.runs"))))]
     return "cold start -> first IPv4 reply", lines, s
 
 
@@ -94,7 +98,7 @@ def figure3(v):
     if not samples:
         return None
     s = spread(samples)
-    lines = [median_line(s, len(samples), v.get("f3.runs"))]
+    lines = [median_line(s, len(samples), sum(numbers(v.get("f3.runs"))))]
     addrs, paths = numbers(v.get("f3.address_us")), numbers(v.get("f3.path_us"))
     if addrs:
         s["address_usable_us"] = int(statistics.median(addrs))
@@ -144,37 +148,62 @@ def figure4(v):
     return "idle in Running", lines, data
 
 
-def figure5(v):
-    events = integer(v, "f5.events")
+STORM_KINDS = (("route4", "IPv4 routes in table 1234"), ("route6", "IPv6 routes in table 1234"),
+               ("addr6", "IPv6 /128 addresses on bench0, beside the uplink"),
+               ("addr6-acked", "the same, one request at a time, each acknowledged"))
+
+
+def storm(v, kind):
+    """One storm of figure 5 (keys f5.KIND.*), or None when it has no result."""
+    key = lambda name: f"f5.{kind}.{name}"
+    events = integer(v, key("events"))
     if not events:
         return None
-    cpu, sched = integer(v, "f5.cpu_us") or 0, integer(v, "f5.sched_us") or 0
-    end, restored = integer(v, "f5.storm_end_us") or 0, integer(v, "f5.restored_us") or 0
-    brk = integer(v, "f5.break_us") or 0
+    cpu, sched = integer(v, key("cpu_us")) or 0, integer(v, key("sched_us")) or 0
+    end, restored = integer(v, key("storm_end_us")) or 0, integer(v, key("restored_us")) or 0
+    brk = integer(v, key("break_us")) or 0
     missed = restored == 0
-    data = {"events": events, "rate_per_s": integer(v, "f5.rate_per_s"),
+    return {"events": events, "rate_per_s": integer(v, key("rate_per_s")),
             "cpu_us": cpu, "cpu_us_per_event": round(cpu / events, 2),
             "schedstat_us": sched, "schedstat_us_per_event": round(sched / events, 2),
-            "overruns": integer(v, "f5.overruns"),
-            "resync_failures": integer(v, "f5.resync_failures"),
-            "notifications": integer(v, "f5.batches"), "errors": integer(v, "f5.errors"),
-            "missed": missed, "route_back_at_end": v.get("f5.route_back"),
+            "overruns": integer(v, key("overruns")),
+            "resync_failures": integer(v, key("resync_failures")),
+            "notifications": integer(v, key("batches")), "errors": integer(v, key("errors")),
+            "missed": missed, "route_back_at_end": v.get(key("route_back")),
             "restored_after_storm_end_us": None if missed else restored - end,
             "restored_after_break_us": None if missed else restored - brk}
-    if missed:
+
+
+def storm_lines(kind, label, d):
+    if d["missed"]:
         when = "NOT restored"
-    elif restored <= end:
-        when = f"restored during the storm, {ms(restored - brk)} after the delete"
+    elif d["restored_after_storm_end_us"] <= 0:
+        when = f"restored during the storm, {ms(d['restored_after_break_us'])} after the delete"
     else:
-        when = f"restored {ms(restored - end)} after the storm ended"
-    lines = [f"{data['cpu_us_per_event']:.2f} µs/event utime+stime "
-             f"({data['schedstat_us_per_event']:.2f} µs/event by schedstat) over {events} events "
-             f"sent at {data['rate_per_s']}/s",
-             f"{data['notifications']} notifications, overruns {data['overruns']} "
-             f"(each answered by a resync), resync failures {data['resync_failures']}",
-             f"missed: {'yes' if missed else 'no'}: default route via clat deleted mid-storm, "
-             f"{when}"]
-    return "CPU per netlink event, unrelated route storm", lines, data
+        when = f"restored {ms(d['restored_after_storm_end_us'])} after the storm ended"
+    return [f"{kind}: {d['cpu_us_per_event']:.2f} µs/event utime+stime, target < 20 "
+            f"({d['schedstat_us_per_event']:.2f} µs/event by schedstat); {d['events']} events "
+            f"({label}) sent at {d['rate_per_s']}/s",
+            f"    {d['notifications']} notifications "
+            f"({d['schedstat_us'] / max(d['notifications'] or 0, 1):.0f} µs of CPU each by "
+            f"schedstat), overruns {d['overruns']} (each answered "
+            f"by a resync), resync failures {d['resync_failures']}; missed: "
+            f"{'yes' if d['missed'] else 'no'}: default route via clat deleted mid-storm, {when}"]
+
+
+def figure5(v):
+    kinds = {kind: storm(v, kind) for kind, _ in STORM_KINDS}
+    if not any(kinds.values()):
+        return None
+    lines, data = [], {"kinds": {}}
+    for kind, label in STORM_KINDS:
+        if kinds[kind] is None:
+            lines.append(f"{kind}: (no result: see the messages above)")
+            data["incomplete"] = True
+            continue
+        lines += storm_lines(kind, label, kinds[kind])
+        data["kinds"][kind] = kinds[kind]
+    return "CPU per netlink event, storms of unrelated events", lines, data
 
 
 def figure6(v):
@@ -195,29 +224,96 @@ def figure6(v):
 
 
 FIGURES = {1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 6: figure6}
+COMPARED = (1, 2, 3, 5)  # the figures --baseline measures for both sides
+
+
+def headlines(n, data):
+    """(label, value) pairs summing up a figure, for the side-by-side table."""
+    if data is None:
+        return []
+    if n == 1:
+        t = data["event_to_done_us"]
+        return [("1 event -> reconcile done, median / p99",
+                 f"{ms(t['median'])} / {ms(t['p99'])}")]
+    if n in (2, 3):
+        name = "2 cold start -> IPv4" if n == 2 else "3 renumbering -> IPv4"
+        return [(f"{name}, median (min-max)",
+                 f"{ms(data['median_us'])} ({ms(data['min_us'])}-{ms(data['max_us'])})")]
+    if n == 5:
+        return [(f"5 {kind}: µs per event / per notification, missed",
+                 f"{d['schedstat_us_per_event']:.2f}, "
+                 f"{d['schedstat_us'] / max(d['notifications'] or 0, 1):.0f}, "
+                 f"{'yes' if d['missed'] else 'no'}")
+                for kind, d in data["kinds"].items()]
+    return []
+
+
+def show(n, result, indent="     "):
+    for text in result[1]:
+        print(f"{indent}{text}")
+
+
+def compare(only, this, base, label):
+    """The headline numbers of both sides, one line each."""
+    print(f"side by side (figure 5: schedstat){'':<20} {'this':<24} baseline {label}")
+    for n in only:
+        if n not in COMPARED:
+            continue
+        mine = dict(headlines(n, this.get(n) and this[n][2]))
+        theirs = dict(headlines(n, base.get(n) and base[n][2]))
+        for name in list(mine) + [k for k in theirs if k not in mine]:
+            print(f"  {name:<52} {mine.get(name, '-'):<24} {theirs.get(name, '-')}")
 
 
 def main():
     values = load(sys.argv[1])
     only = [int(x) for x in sys.argv[2].split(",") if x]
+    base_values = load(sys.argv[4]) if len(sys.argv) > 5 else None
+    label = sys.argv[5] if base_values is not None else ""
     meta = {k[5:]: val for k, val in values.items() if k.startswith("meta.")}
     print(f"clatd benchmarks — bed {meta.get('bed')}, kernel {meta.get('kernel')}, "
           f"{meta.get('cpus')} CPUs, load {meta.get('load')} at start,")
     print(f"clatd built with {meta.get('cxx_flags') or '?'}, quick {meta.get('quick')}, "
           f"{meta.get('wall_s')} s")
+    if base_values is not None:
+        print(f"this: {meta.get('commit') or '?'}; baseline {label}: "
+              f"{meta.get('baseline_commit') or '?'} (both measured in this run, same bed)")
     print(f"{'#':<2} {'figure':<48} target")
     report, missing = {"meta": meta, "figures": {}}, []
+    this, base = {}, {}
+    if base_values is not None:
+        report["baseline"] = {"rev": label, "commit": meta.get("baseline_commit"),
+                              "figures": {}}
     for n in only:
         result = FIGURES[n](values)
+        this[n] = result
+        compared = base_values is not None and n in COMPARED
+        if compared:
+            base[n] = FIGURES[n](base_values)
         if result is None:
             print(f"{n:<2} {'(no result: see the messages above)':<48} {TARGETS[n]}")
             missing.append(n)
+        else:
+            title, _, data = result
+            print(f"{n:<2} {title:<48} {TARGETS[n]}")
+            if data.get("incomplete"):
+                missing.append(n)
+            report["figures"][str(n)] = {"title": title, "target": TARGETS[n], **data}
+        if not compared:
+            if result is not None:
+                show(n, result)
             continue
-        title, lines, data = result
-        print(f"{n:<2} {title:<48} {TARGETS[n]}")
-        for text in lines:
-            print(f"     {text}")
-        report["figures"][str(n)] = {"title": title, "target": TARGETS[n], **data}
+        print("     this:")
+        if result is not None:
+            show(n, result, "       ")
+        print(f"     baseline {label}:")
+        if base[n] is None:
+            print("       (no result: see the messages above)")
+        else:
+            show(n, base[n], "       ")
+            report["baseline"]["figures"][str(n)] = {"title": base[n][0], **base[n][2]}
+    if base_values is not None:
+        compare(only, this, base, label)
     if sys.argv[3]:
         with open(sys.argv[3], "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
