@@ -168,6 +168,34 @@ Status set_restart_delay(Config& c, std::string_view v) {
     return Ok{};
 }
 
+// An absolute path naming a file: the metrics are renamed into place, so the directory is the
+// file's parent and must be known; a relative path would depend on the agent's working
+// directory.
+Status set_metrics_file(Config& c, std::string_view v) {
+    if (v.front() != '/')
+        return make_error("'" + std::string(v) + "' is not an absolute path");
+    const std::string_view name = v.substr(v.rfind('/') + 1);
+    if (name.empty() || name == "." || name == "..")
+        return make_error("'" + std::string(v) + "' does not name a file");
+    c.metrics_file = std::string(v);
+    return Ok{};
+}
+
+// At most a day: the file carries the state of a live agent, and the collector reads it at
+// every scrape.
+constexpr std::uint32_t kMaxMetricsInterval = 86'400;
+
+Status set_metrics_interval(Config& c, std::string_view v) {
+    auto r = parse_uint(v);
+    if (!r)
+        return r.error();
+    if (*r == 0 || *r > kMaxMetricsInterval)
+        return make_error("'" + std::string(v) + "' is out of range (1 to " +
+                          std::to_string(kMaxMetricsInterval) + " seconds)");
+    c.metrics_interval = *r;
+    return Ok{};
+}
+
 Status add_tayga_extra(Config& c, std::string_view v) {
     c.tayga_extra.emplace_back(v);
     return Ok{};
@@ -216,6 +244,8 @@ constexpr std::array kKeys{
     KeyDef{"dad-enable", set_bool<&Config::dad_enable>, reset<&Config::dad_enable>},
     KeyDef{"dbus-admin-group", set_group_name, reset<&Config::dbus_admin_group>},
     KeyDef{"tayga-restart-delay", set_restart_delay, reset<&Config::tayga_restart_delay_ms>},
+    KeyDef{"metrics-file", set_metrics_file, reset<&Config::metrics_file>},
+    KeyDef{"metrics-interval", set_metrics_interval, reset<&Config::metrics_interval>},
     KeyDef{"tayga-extra", add_tayga_extra, reset<&Config::tayga_extra>},
 };
 

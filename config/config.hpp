@@ -60,6 +60,10 @@ struct Config {
     std::uint32_t tayga_restart_delay_ms = 1000;
     /// Members of this group may call the D-Bus methods besides root; unset: root only.
     std::optional<std::string> dbus_admin_group;
+    /// Where the Prometheus metrics are written (node_exporter's textfile collector); unset:
+    /// no metrics file.
+    std::optional<std::string> metrics_file;
+    std::uint32_t metrics_interval = 15;  ///< seconds between rewrites while Running
 
     /// The advmss in force: the explicit value, else mtu - 40, else none.
     std::optional<std::uint32_t> effective_advmss() const {

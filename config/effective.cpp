@@ -78,6 +78,8 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"dad-enable", yes_no(c.dad_enable)},
         {"dbus-admin-group", optional_text(c.dbus_admin_group, text)},
         {"tayga-restart-delay", seconds_text(c.tayga_restart_delay_ms)},
+        {"metrics-file", optional_text(c.metrics_file, text)},
+        {"metrics-interval", std::to_string(c.metrics_interval)},
     };
     if (c.tayga_extra.empty())
         out.emplace_back("tayga-extra", "");

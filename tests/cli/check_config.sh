@@ -82,7 +82,7 @@ for line in quiet=1 clat-dev=clat0 clat-v6-addr=shared proxynd-enable=no ctmark=
     'tayga-extra=wkpf-strict no' 'tayga-extra=offlink-mtu 1400' route-table=0xc1a7; do
     expect_line perl "$line"
 done
-[ "$(wc -l <"$dir/perl.out")" = 35 ] || fail "perl: expected 35 lines, got $(wc -l <"$dir/perl.out")"
+[ "$(wc -l <"$dir/perl.out")" = 37 ] || fail "perl: expected 37 lines, got $(wc -l <"$dir/perl.out")"
 
 overrides=(-q -d clat-dev=cli0 ctmark=0 tayga-extra=a 'tayga-extra=b c' plat-prefix=)
 run perl_cli --check-config -c "$dir/perl.conf" "${overrides[@]}"

@@ -52,6 +52,8 @@ pref64-enable=no
 dad-enable=no
 dbus-admin-group=netadmin
 tayga-restart-delay=0.25
+metrics-file=/var/lib/prometheus/node-exporter/clatd.prom
+metrics-interval=30
 tayga-extra=wkpf-strict no
 tayga-extra=offlink-mtu 1400
 )";
@@ -90,6 +92,8 @@ pref64-enable: no
 dad-enable: no
 dbus-admin-group: netadmin
 tayga-restart-delay: 0.25
+metrics-file: /var/lib/prometheus/node-exporter/clatd.prom
+metrics-interval: 30
 tayga-extra:
   - wkpf-strict no
   - offlink-mtu 1400

@@ -65,6 +65,8 @@ TEST_CASE("the defaults are Perl clatd's") {
     CHECK_FALSE(c.dbus_admin_group);
     CHECK(c.tayga_extra.empty());
     CHECK(c.tayga_restart_delay_ms == 1000);
+    CHECK_FALSE(c.metrics_file);
+    CHECK(c.metrics_interval == 15);
 }
 
 TEST_CASE("every key sets its field") {
@@ -128,6 +130,11 @@ TEST_CASE("every key sets its field") {
          [](const Config& c) { return c.dbus_admin_group == std::string("clatd-admin"); }},
         {"tayga-restart-delay=0.05",
          [](const Config& c) { return c.tayga_restart_delay_ms == 50; }},
+        {"metrics-file=/var/lib/prometheus/node-exporter/clatd.prom",
+         [](const Config& c) {
+             return c.metrics_file == std::string("/var/lib/prometheus/node-exporter/clatd.prom");
+         }},
+        {"metrics-interval=60", [](const Config& c) { return c.metrics_interval == 60; }},
         {"tayga-extra=wkpf-strict no",
          [](const Config& c) {
              return c.tayga_extra == std::vector<std::string>{"wkpf-strict no"};
@@ -190,6 +197,18 @@ TEST_CASE("bad values name the file, line and key") {
           "test.conf:1: key 'tayga-restart-delay': '61' is out of range (0.01 to 60 seconds)");
     CHECK(parse_error("tayga-restart-delay=1s") ==
           "test.conf:1: key 'tayga-restart-delay': '1s' is not a number of seconds");
+    CHECK(parse_error("metrics-file=clatd.prom") ==
+          "test.conf:1: key 'metrics-file': 'clatd.prom' is not an absolute path");
+    CHECK(parse_error("metrics-file=/var/lib/prometheus/") ==
+          "test.conf:1: key 'metrics-file': '/var/lib/prometheus/' does not name a file");
+    CHECK(parse_error("metrics-file=/var/lib/..") ==
+          "test.conf:1: key 'metrics-file': '/var/lib/..' does not name a file");
+    CHECK(parse_error("metrics-interval=0") ==
+          "test.conf:1: key 'metrics-interval': '0' is out of range (1 to 86400 seconds)");
+    CHECK(parse_error("metrics-interval=86401") ==
+          "test.conf:1: key 'metrics-interval': '86401' is out of range (1 to 86400 seconds)");
+    CHECK(parse_error("metrics-interval=1.5") ==
+          "test.conf:1: key 'metrics-interval': '1.5' is not an integer");
 }
 
 TEST_CASE("a bad value is an error even when a later setting overrides it") {
@@ -233,12 +252,14 @@ TEST_CASE("effective settings list every key in order and read back to the same 
     CHECK(defaults[27] == std::pair<std::string, std::string>{"route-table", "0xc1a7"});
     CHECK(defaults[28] == std::pair<std::string, std::string>{"ctmark", "0"});
     CHECK(defaults[32] == std::pair<std::string, std::string>{"tayga-restart-delay", "1"});
+    CHECK(defaults[33] == std::pair<std::string, std::string>{"metrics-file", ""});
+    CHECK(defaults[34] == std::pair<std::string, std::string>{"metrics-interval", "15"});
 
     const Config custom = parse_ok(
         "clat-v6-addr=shared\ndns64-servers=2001:db8::53,192.0.2.53\n"
         "plat-prefix=2001:db8:64::/96\ntayga-extra=a b\ntayga-extra=c\n"
         "ip6tables-enable=no\nv4-defaultroute-mtu=0\nscript-up=echo a=b\n"
-        "tayga-restart-delay=0.125\n");
+        "tayga-restart-delay=0.125\nmetrics-file=/run/m/clatd.prom\nmetrics-interval=5\n");
     const auto settings = effective_settings(custom);
     CHECK(settings.size() == key_names().size() + 1);
     std::string text;
