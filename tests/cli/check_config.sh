@@ -159,6 +159,21 @@ if [ -n "$srcdir" ]; then
     done
 fi
 
+# The Debian package's /etc/clatd.conf: every key once, commented out with its default, so
+# that uncommenting all of them changes nothing.
+if [ -n "$srcdir" ] && [ -f "$srcdir/debian/clatd.conf" ]; then
+    sed -n 's/^#\([a-z0-9-]*=.*\)$/\1/p' "$srcdir/debian/clatd.conf" >"$dir/debian.conf"
+    grep -qvE '^(#|$)' "$srcdir/debian/clatd.conf" && fail "debian/clatd.conf sets a key"
+    run debian_defaults --check-config -c "$dir/debian.conf"
+    run defaults --check-config -c "$dir/empty.conf"
+    expect_same_success debian_defaults defaults
+    [ "$(cut -d= -f1 "$dir/debian.conf" | sort | uniq -d)" = "" ] ||
+        fail "debian/clatd.conf lists a key twice"
+    [ "$(cut -d= -f1 "$dir/debian.conf" | sort)" = "$(cut -d= -f1 "$dir/defaults.out" | sort)" ] ||
+        fail "debian/clatd.conf does not list every key: $(cut -d= -f1 "$dir/debian.conf" | sort |
+            comm -3 - <(cut -d= -f1 "$dir/defaults.out" | sort) | tr '\n' ' ')"
+fi
+
 if [ "$failures" != 0 ]; then
     echo "$failures failure(s)"
     exit 1
