@@ -66,6 +66,16 @@ void render_plat(std::string& out, const Snapshot& s) {
         sample(out, "clatd_plat_info", {{"prefix", *s.plat_prefix}, {"source", s.plat_source}},
                "1");
     }
+    if (s.clat_ipv6) {
+        family(out, "clatd_clat_info", "gauge",
+               "The CLAT in use: its device and addresses, and the PLAT-facing device.");
+        sample(out, "clatd_clat_info",
+               {{"device", s.clat_device},
+                {"ipv4", s.clat_ipv4},
+                {"ipv6", *s.clat_ipv6},
+                {"plat_device", s.plat_device}},
+               "1");
+    }
     if (s.plat_expiry_unix_ms) {
         family(out, "clatd_plat_prefix_expiry_timestamp_seconds", "gauge",
                "When the PLAT prefix lapses unless it is refreshed, in Unix time.");

@@ -29,6 +29,12 @@ struct Snapshot {
     /// When the prefix lapses unless refreshed, in milliseconds since the Unix epoch (wall
     /// clock); unset (a configured prefix, or none): no expiry sample.
     std::optional<std::int64_t> plat_expiry_unix_ms;
+    /// The CLAT in use: its device, IPv4 and IPv6 addresses and the PLAT-facing device; no
+    /// IPv6 address (nothing provisioned): no clatd_clat_info sample.
+    std::string clat_device;
+    std::string clat_ipv4;
+    std::optional<std::string> clat_ipv6;
+    std::string plat_device;
     std::uint64_t translator_restarts = 0;
     /// The data path carrying the translated packets ("tayga").
     std::string data_path = "tayga";

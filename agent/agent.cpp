@@ -226,7 +226,9 @@ void Agent::apply_consumers(const ConfigDiff& diff) {
         ports_.discovery.configure(DiscoverySettings{config_.dns64_servers});
     if (diff.data_path)
         ports_.data_path.configure(config_);
-    if (diff.bus)
+    // The sinks show configured values too (CLAT addresses, the admin group, the metrics
+    // file): every change reaches them.
+    if (diff.any())
         ports_.status.reconfigure(config_);
     if (diff.proxy_poll)
         ports_.observer.set_proxy_poll(config_.proxynd_enable ? kProxyPollInterval

@@ -1,21 +1,9 @@
 #include "agent/control_plane.hpp"
 
 #include <chrono>
-#include <fstream>
+#include <utility>
 
 namespace clat {
-namespace {
-
-std::uint64_t read_counter(const std::string& dev, const char* name) {
-    // sysfs of the agent's network namespace; 0 when the device does not exist.
-    std::ifstream in("/sys/class/net/" + dev + "/statistics/" + name);
-    std::uint64_t value = 0;
-    in >> value;
-    return in ? value : 0;
-}
-
-}  // namespace
-
 dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
                                  std::int64_t now_monotonic_ms, std::int64_t now_unix_ms) {
     dbus::AgentStatus s;
@@ -43,11 +31,13 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
     return s;
 }
 
-ControlPlane::ControlPlane(boost::asio::io_context& io, const Config& config)
-    : config_(config), service_(io, *this, config.dbus_admin_group, [this] {
-          const auto& dev = config_.clat_dev;
-          return dbus::Counters{read_counter(dev, "rx_packets"), read_counter(dev, "tx_packets"),
-                                read_counter(dev, "rx_bytes"), read_counter(dev, "tx_bytes")};
+ControlPlane::ControlPlane(boost::asio::io_context& io, const Config& config,
+                           CounterReader counters)
+    : config_(config),
+      counters_(std::move(counters)),
+      service_(io, *this, config.dbus_admin_group, [this] {
+          const DeviceCounters c = counters_(config_.clat_dev);
+          return dbus::Counters{c.rx_packets, c.tx_packets, c.rx_bytes, c.tx_bytes};
       }) {}
 
 void ControlPlane::attach(std::function<Status()> reload, std::function<void()> rediscover) {
@@ -78,6 +68,7 @@ void ControlPlane::rediscover() {
 void ControlPlane::reconfigure(const Config& config) {
     config_ = config;
     service_.set_admin_group(config_.dbus_admin_group);
+    publish(view_);  // ClatDevice and ClatIPv4Address come from the configuration
 }
 
 void ControlPlane::publish(const AgentView& view) {

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "dbus/service.hpp"
+#include "ports/counters.hpp"
 #include "ports/status_sink.hpp"
 
 namespace clat {
@@ -16,7 +17,8 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
 
 class ControlPlane final : public dbus::ControlHandler, public StatusSink {
   public:
-    ControlPlane(boost::asio::io_context& io, const Config& config);
+    /// `counters` reads the CLAT device's counters for the D-Bus properties.
+    ControlPlane(boost::asio::io_context& io, const Config& config, CounterReader counters);
     /// Where Reload() and Rediscover() go (the agent); set before start().
     void attach(std::function<Status()> reload, std::function<void()> rediscover);
     /// Connects to the bus (retrying in the background when it is not there yet).
@@ -32,6 +34,7 @@ class ControlPlane final : public dbus::ControlHandler, public StatusSink {
 
   private:
     Config config_;
+    CounterReader counters_;
     AgentView view_;
     std::function<Status()> reload_;
     std::function<void()> rediscover_;

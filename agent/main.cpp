@@ -9,8 +9,10 @@
 
 #include "adapters/asio_timers.hpp"
 #include "adapters/child_process.hpp"
+#include "adapters/device_counters.hpp"
 #include "adapters/dns64_plat_discovery.hpp"
 #include "adapters/firewall_detect.hpp"
+#include "adapters/metrics_exporter.hpp"
 #include "adapters/netlink_kernel.hpp"
 #include "adapters/netlink_observer.hpp"
 #include "adapters/router_solicitor.hpp"
@@ -20,6 +22,7 @@
 #include "agent/agent.hpp"
 #include "agent/control_plane.hpp"
 #include "agent/logging.hpp"
+#include "agent/status_fanout.hpp"
 #include "clat_version.hpp"
 #include "config/load.hpp"
 
@@ -101,7 +104,9 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     SystemdNotifier notifier(io);
     // D-Bus first, so that READY=1 (after the first evaluation) finds the API up; without a
     // bus the service keeps retrying and the CLAT works regardless (SPEC §8).
-    ControlPlane control(io, config);
+    ControlPlane control(io, config, read_device_counters);
+    MetricsExporter metrics(io, config, read_device_counters, monotonic_ms);
+    StatusFanout status({&control, &metrics});
     Agent::Options options;
     options.load_config = [cli] { return config::load_config(cli); };
     options.set_log_level = [](int quiet, int debug) {
@@ -109,7 +114,7 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     };
     options.firewall_backend = detect_firewall_backend;
     AgentPorts ports{**kernel, observer, discovery, solicitor, data_path,
-                     scripts,  timers,   notifier,  control};
+                     scripts,  timers,   notifier,  status};
     Agent agent(io, ports, config, std::move(*journal), std::move(options));
     control.attach([&agent] { return agent.reload(); }, [&agent] { agent.rediscover(); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
@@ -118,10 +123,12 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     if (auto started = agent.start(); !started) {
         spdlog::error("cannot start: {}", started.error().message);
         control.stop();
+        metrics.stop();
         return kExitFailure;
     }
     io.run();
     control.stop();
+    metrics.stop();
     return agent.exit_code();
 }
 

@@ -40,6 +40,8 @@ Config without_known(Config c) {
     c.script_down = defaults.script_down;
     c.tayga_restart_delay_ms = defaults.tayga_restart_delay_ms;
     c.dbus_admin_group = defaults.dbus_admin_group;
+    c.metrics_file = defaults.metrics_file;
+    c.metrics_interval = defaults.metrics_interval;
     c.cmd_ip = defaults.cmd_ip;  // accepted for compatibility, never run
     return c;
 }
@@ -69,6 +71,7 @@ std::string ConfigDiff::to_string() const {
     add(supervision, "supervision");
     add(bus, "bus");
     add(proxy_poll, "proxy-poll");
+    add(metrics, "metrics");
     add(other, "other");
     return out.empty() ? "none" : out;
 }
@@ -90,6 +93,7 @@ ConfigDiff diff_config(const Config& a, const Config& b) {
     d.supervision = a.tayga_restart_delay_ms != b.tayga_restart_delay_ms;
     d.bus = a.dbus_admin_group != b.dbus_admin_group;
     d.proxy_poll = a.proxynd_enable != b.proxynd_enable;
+    d.metrics = a.metrics_file != b.metrics_file || a.metrics_interval != b.metrics_interval;
     d.other = without_known(a) != without_known(b);
     return d;
 }

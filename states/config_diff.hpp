@@ -18,11 +18,12 @@ struct ConfigDiff {
     bool supervision = false;  ///< tayga-restart-delay
     bool bus = false;          ///< dbus-admin-group
     bool proxy_poll = false;   ///< proxynd-enable (the agent polls proxy entries)
+    bool metrics = false;      ///< metrics-file, metrics-interval
     bool other = false;        ///< any key none of the groups above knows
 
     bool any() const {
         return logging || discovery || clat || data_path || probe_v4 || scripts || supervision ||
-               bus || proxy_poll || other;
+               bus || proxy_poll || metrics || other;
     }
     /// "discovery,clat" or "none".
     std::string to_string() const;

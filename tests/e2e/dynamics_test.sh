@@ -168,13 +168,6 @@ check_drift() {
     tb_check "drift: same clatd" tb_alive "$pid"
 }
 
-# The SLAAC addresses of the old and new prefix and the kernel's routes for them changed with
-# the renumbering; the rest of the snapshot must be as before clatd.
-without_slaac() {
-    grep -Ev "inet6 2001:db8:[12]:0:[0-9a-f:]+/64 scope global|\
-^(local |anycast |multicast )?2001:db8:[12]:[0-9a-f:]*(/64)? dev $TB_UPLINK (table local )?proto (kernel|ra)"
-}
-
 scenarios() {
     local s0
     s0=$(tb_snapshot)
@@ -189,7 +182,7 @@ scenarios() {
     check_uplink
     check_drift
     check_renumbering
-    TB_SNAPSHOT_FILTER=without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
+    TB_SNAPSHOT_FILTER=tb_without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
 }
 
 tb_run_bed

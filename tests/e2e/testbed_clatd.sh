@@ -242,6 +242,14 @@ tb_clatd_stop_check() {
         "$(tb_snapshot | $filter)" "$(echo "$baseline" | $filter)"
 }
 
+## tb_without_slaac: a snapshot filter (TB_SNAPSHOT_FILTER) for tests that renumber with
+## tb_renumber 2001:db8:2::/64: the SLAAC addresses of the old and new prefix and the kernel's
+## routes for them changed with the renumbering; the rest must be as before clatd.
+tb_without_slaac() {
+    grep -Ev "inet6 2001:db8:[12]:0:[0-9a-f:]+/64 scope global|\
+^(local |anycast |multicast )?2001:db8:[12]:[0-9a-f:]*(/64)? dev $TB_UPLINK (table local )?proto (kernel|ra)"
+}
+
 ## tb_dump_logs: on failures, the bed's logs for the test output; with TB_SAVE_LOGS=DIR, also
 ## copies every log of the bed into DIR (failed or not).
 tb_dump_logs() {

@@ -261,9 +261,11 @@ class FakeStatus final : public StatusSink {
     void publish(const AgentView& view) override { views.push_back(view); }
     void reconfigure(const Config& config) override {
         admin_groups.push_back(config.dbus_admin_group);
+        configs.push_back(config);
     }
     std::vector<AgentView> views;
     std::vector<std::optional<std::string>> admin_groups;
+    std::vector<Config> configs;  ///< every configuration handed to reconfigure()
 };
 
 /// Captures the log lines (debug and up) while it lives; restores the logger's level after.

@@ -205,6 +205,19 @@ TEST_CASE("agent: reload, one path for every group of keys") {
         REQUIRE(bed.status.admin_groups.size() == 1);
         CHECK(bed.status.admin_groups.back() == std::optional<std::string>("clat-admins"));
     }
+    SUBCASE("metrics-file, clat-v4-addr: the status sinks get the new configuration") {
+        bed.next_config->metrics_file = "/run/clatd-test.prom";
+        bed.next_config->clat_v4_addr = v4("192.0.0.2");
+        REQUIRE(bed.agent->reload());
+        REQUIRE(bed.status.configs.size() == 1);
+        CHECK(bed.status.configs.back().metrics_file == bed.next_config->metrics_file);
+        CHECK(bed.status.configs.back().clat_v4_addr == v4("192.0.0.2"));
+    }
+    SUBCASE("script-up only: the sinks see it too, nothing else moves") {
+        bed.next_config->script_down = "true";
+        REQUIRE(bed.agent->reload());
+        CHECK(bed.status.configs.size() == 1);
+    }
     SUBCASE("debug: the log level follows") {
         bed.next_config->debug = 1;
         REQUIRE(bed.agent->reload());

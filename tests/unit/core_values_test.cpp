@@ -136,6 +136,8 @@ TEST_CASE("diff_config: every key lands in its consumer's group") {
         {"tayga-restart-delay", [](Config& c) { c.tayga_restart_delay_ms = 50; }, "supervision"},
         {"dbus-admin-group", [](Config& c) { c.dbus_admin_group = "netdev"; }, "bus"},
         {"proxynd-enable", [](Config& c) { c.proxynd_enable = false; }, "clat,proxy-poll"},
+        {"metrics-file", [](Config& c) { c.metrics_file = "/run/clatd.prom"; }, "metrics"},
+        {"metrics-interval", [](Config& c) { c.metrics_interval = 60; }, "metrics"},
         {"cmd-ip (never run)", [](Config& c) { c.cmd_ip = "/sbin/ip"; }, "none"},
     };
     for (const Case& c : cases) {

@@ -55,6 +55,10 @@ Snapshot running_sample() {
     s.plat_prefix = "2001:db8:64::/96";
     s.plat_source = "dns64";
     s.plat_expiry_unix_ms = 1'700'000'300'500;
+    s.clat_device = "clat";
+    s.clat_ipv4 = "192.0.0.1";
+    s.clat_ipv6 = "2001:db8:1::c1a7";
+    s.plat_device = "eth0";
     s.translator_restarts = 3;
     s.packets_in = 10;
     s.packets_out = 12;
@@ -78,6 +82,9 @@ clatd_state{state="Stopped"} 0
 # HELP clatd_plat_info The PLAT prefix in use (RFC 6052) and where it was learned.
 # TYPE clatd_plat_info gauge
 clatd_plat_info{prefix="2001:db8:64::/96",source="dns64"} 1
+# HELP clatd_clat_info The CLAT in use: its device and addresses, and the PLAT-facing device.
+# TYPE clatd_clat_info gauge
+clatd_clat_info{device="clat",ipv4="192.0.0.1",ipv6="2001:db8:1::c1a7",plat_device="eth0"} 1
 # HELP clatd_plat_prefix_expiry_timestamp_seconds When the PLAT prefix lapses unless it is refreshed, in Unix time.
 # TYPE clatd_plat_prefix_expiry_timestamp_seconds gauge
 clatd_plat_prefix_expiry_timestamp_seconds 1700000300.5
