@@ -1,5 +1,7 @@
 #include "adapters/dns64_resolver.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 namespace clat {
@@ -15,7 +17,17 @@ std::int64_t steady_now_ms() {
 
 Dns64Discovery::Dns64Discovery(boost::asio::io_context& io, std::unique_ptr<Dns64Resolver> resolver,
                                Publish publish, Dns64SchedulePolicy policy)
-    : resolver_(std::move(resolver)), publish_(std::move(publish)), policy_(policy), timer_(io) {}
+    : resolver_(std::move(resolver)), publish_(std::move(publish)), policy_(policy), timer_(io) {
+    const std::string file = resolver_->followed_file();
+    if (file.empty())
+        return;
+    auto watch = FileWatch::create(io, file, [this] { on_servers_maybe_changed(); });
+    if (watch)
+        watch_ = std::move(*watch);
+    else
+        spdlog::warn("dns64 cannot watch {} ({}): it is read again at each query only", file,
+                     watch.error().message);
+}
 
 Dns64Discovery::~Dns64Discovery() {
     alive_.reset();
@@ -29,13 +41,36 @@ void Dns64Discovery::rediscover_now() {
     published_.reset();
     ++epoch_;
     timer_.cancel();
-    resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); });
+    running_ = true;
+    query();
 }
 
 void Dns64Discovery::stop() {
+    running_ = false;
     ++epoch_;
     timer_.cancel();
     resolver_->cancel();
+}
+
+void Dns64Discovery::query() {
+    std::optional<Ipv6Prefix> keep;
+    if (current_.result)
+        keep = current_.result->prefix;
+    resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); }, keep);
+}
+
+void Dns64Discovery::on_servers_maybe_changed() {
+    // Stopped: the next rediscover_now() reads the file anyway.
+    if (!running_ || !resolver_->reload())
+        return;
+    spdlog::info("dns64 servers changed; querying {} now", resolver_->label());
+    // New servers owe us nothing of the old ones' back-off. The prefix held stays until the
+    // new servers answer (or it expires): a DNS64 that moved keeps the CLAT up meanwhile.
+    failures_ = 0;
+    absent_ = 0;
+    ++epoch_;
+    timer_.cancel();
+    query();
 }
 
 void Dns64Discovery::on_outcome(const Dns64Outcome& outcome) {
@@ -81,7 +116,7 @@ void Dns64Discovery::schedule(std::chrono::milliseconds delay) {
             // here with success: the epoch tells it apart.
             if (ec || alive.expired() || epoch != epoch_)
                 return;
-            resolver_->query([this](const Dns64Outcome& outcome) { on_outcome(outcome); });
+            query();
         });
 }
 

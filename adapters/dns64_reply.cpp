@@ -56,7 +56,8 @@ std::string failure_text(int status, int timeouts, bool rcodes_seen) {
 
 }  // namespace
 
-Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
+Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen,
+                                 const std::optional<Ipv6Prefix>& keep) {
     std::array<ares_addr6ttl, kMaxAnswers> records{};
     int count = kMaxAnswers;
     const int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, records.data(), &count);
@@ -80,7 +81,7 @@ Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
         addresses.push_back(a);
         ttls.push_back(static_cast<std::uint32_t>(std::max(records[i].ttl, 0)));
     }
-    auto result = prefix_from_answers(addresses);
+    auto result = prefix_from_answers(addresses, keep);
     if (!result) {
         // RFC 7050 §3: without the well-known address the answers are not DNS64 synthesis.
         std::string detail = std::to_string(count) + " AAAA answer(s)";
@@ -93,8 +94,10 @@ Dns64Outcome outcome_from_answer(const unsigned char* abuf, int alen) {
     std::string detail = "prefix " + result->prefix.to_string() + " ttl=" + std::to_string(ttl);
     if (result->ambiguous) {
         detail += " ambiguous, also";
-        for (std::size_t i = 1; i < result->all.size(); ++i)
-            detail += " " + result->all[i].to_string();
+        for (const auto& other : result->all) {
+            if (other != result->prefix)
+                detail += " " + other.to_string();
+        }
     }
     return {std::move(result), ttl, Dns64OutcomeKind::kFound, std::move(detail)};
 }
@@ -106,10 +109,10 @@ std::string ares_reason(int status) {
 }
 
 Dns64Outcome outcome_from_reply(int status, int timeouts, const unsigned char* abuf, int alen,
-                                bool rcodes_seen) {
+                                bool rcodes_seen, const std::optional<Ipv6Prefix>& keep) {
     switch (status) {
         case ARES_SUCCESS:
-            return outcome_from_answer(abuf, alen);
+            return outcome_from_answer(abuf, alen, keep);
         // RFC 7050 §3: a negative answer means the network has no DNS64.
         case ARES_ENODATA:
             return {std::nullopt, 0, Dns64OutcomeKind::kNoDns64,

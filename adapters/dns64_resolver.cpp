@@ -1,67 +1,23 @@
 #include "adapters/dns64_resolver.hpp"
 
 #include <ares.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
-#include <array>
-#include <charconv>
-#include <cstring>
+#include <spdlog/spdlog.h>
 
 #include "adapters/dns64_reply.hpp"
+#include "adapters/dns64_servers.hpp"
 
 namespace clat {
 namespace {
 
 using dns64::ares_reason;
 using dns64::outcome_from_reply;
+using dns64::servers_label;
 
 constexpr int kClassIn = 1;    // RFC 1035 §3.2.4
 constexpr int kTypeAaaa = 28;  // RFC 3596 §2.1
 // Fully qualified, so that neither ndots nor the search list can rewrite it (RFC 7050 §3).
 const std::string kQueryName = std::string(kIpv4OnlyName) + ".";
-
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
-        return std::nullopt;
-    return static_cast<std::uint16_t>(value);
-}
-
-/// "DNS64 2001:db8::53" or "DNS64 servers 192.0.2.53:5353, [2001:db8::53]:5353": who was
-/// asked (c-ares does not say which of several answered).
-std::string servers_label(ares_channel channel) {
-    ares_addr_port_node* servers = nullptr;
-    if (ares_get_servers_ports(channel, &servers) != ARES_SUCCESS || servers == nullptr)
-        return "DNS64 (no server configured)";
-    std::string list;
-    int n = 0;
-    for (const ares_addr_port_node* node = servers; node != nullptr; node = node->next, ++n) {
-        std::array<char, INET6_ADDRSTRLEN> text{};
-        inet_ntop(node->family, &node->addr, text.data(), text.size());
-        const int port = node->udp_port == 0 ? 53 : node->udp_port;
-        std::string one = text.data();
-        if (port != 53)
-            one = node->family == AF_INET6 ? "[" + one + "]:" + std::to_string(port)
-                                           : one + ":" + std::to_string(port);
-        list += (n > 0 ? ", " : "") + one;
-    }
-    ares_free_data(servers);
-    return (n > 1 ? "DNS64 servers " : "DNS64 ") + list;
-}
-
-std::size_t server_count(ares_channel channel) {
-    ares_addr_port_node* servers = nullptr;
-    if (ares_get_servers_ports(channel, &servers) != ARES_SUCCESS)
-        return 0;
-    std::size_t n = 0;
-    for (const ares_addr_port_node* node = servers; node != nullptr; node = node->next)
-        ++n;
-    ares_free_data(servers);
-    return n;
-}
 
 bool passes_rcodes(ares_channel channel) {
     ares_options saved{};
@@ -73,22 +29,32 @@ bool passes_rcodes(ares_channel channel) {
     return on;
 }
 
-/// ares_init_options, and for a single server (configured, or the only one in resolv.conf)
-/// ARES_FLAG_NOCHECKRESP: c-ares before 1.20 ends a query whose every try drew SERVFAIL,
-/// REFUSED or NOTIMP with ARES_ECONNREFUSED, as if nobody had answered, after asking the same
-/// server `tries` times. With one server there is none to fail over to, so such an answer
-/// ends the query with ARES_ESERVFAIL etc. and the reason says what the server said. Replies
-/// with another ID or question are still dropped (c-ares matches them before the flag).
-int init_channel(ares_channel* channel, ares_options& opts, int mask, std::size_t configured) {
-    if (configured != 1) {
-        const int rc = ares_init_options(channel, &opts, mask);
-        if (rc != ARES_SUCCESS || configured > 1 || server_count(*channel) != 1)
-            return rc;
-        ares_destroy(*channel);
-        *channel = nullptr;
+/// ares_init_options with the servers given later by ares_set_servers_ports (an empty
+/// ARES_OPT_SERVERS keeps c-ares from reading nameserver lines it cannot parse: scoped ones),
+/// and for a single server ARES_FLAG_NOCHECKRESP: c-ares before 1.20 ends a query whose every
+/// try drew SERVFAIL, REFUSED or NOTIMP with ARES_ECONNREFUSED, as if nobody had answered,
+/// after asking the same server `tries` times. With one server there is none to fail over to,
+/// so such an answer ends the query with ARES_ESERVFAIL etc. and the reason says what the
+/// server said. Replies with another ID or question are still dropped (c-ares matches them
+/// before the flag).
+int init_channel(ares_channel* channel, ares_options& opts, int mask, std::size_t servers) {
+    mask |= ARES_OPT_SERVERS;
+    opts.servers = nullptr;
+    opts.nservers = 0;
+    if (servers == 1) {
+        opts.flags |= ARES_FLAG_NOCHECKRESP;
+        mask |= ARES_OPT_FLAGS;
     }
-    opts.flags |= ARES_FLAG_NOCHECKRESP;
-    return ares_init_options(channel, &opts, mask | ARES_OPT_FLAGS);
+    return ares_init_options(channel, &opts, mask);
+}
+
+void log_server_set(const dns64::ServerSet& set) {
+    for (const auto& problem : set.problems)
+        spdlog::warn("dns64 {}", problem);
+    if (!set.unusable.empty())
+        spdlog::warn("dns64 servers none: {}", set.unusable);
+    else
+        spdlog::info("dns64 servers from={} list={}", set.source, dns64::servers_list(set));
 }
 
 /// One ares_query in flight; c-ares calls back exactly once for it, and that call frees it.
@@ -98,35 +64,6 @@ struct QueryContext {
 };
 
 }  // namespace
-
-Result<DnsServer> parse_dns_server(std::string_view text) {
-    std::string_view host = text;
-    std::optional<std::uint16_t> port = 53;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos)
-            return make_error("DNS server '" + std::string(text) + "': missing ']'");
-        host = text.substr(1, close - 1);
-        auto rest = text.substr(close + 1);
-        if (!rest.empty())
-            port = rest.front() == ':' ? parse_port(rest.substr(1)) : std::nullopt;
-        if (auto v6 = Ipv6Address::parse(host); v6 && port)
-            return DnsServer{*v6, *port};
-    } else if (text.find(':') == text.rfind(':') && text.find(':') != std::string_view::npos) {
-        const auto colon = text.find(':');
-        host = text.substr(0, colon);
-        port = parse_port(text.substr(colon + 1));
-        if (auto v4 = Ipv4Address::parse(host); v4 && port)
-            return DnsServer{*v4, *port};
-    } else if (auto v4 = Ipv4Address::parse(text)) {
-        return DnsServer{*v4, 53};
-    } else if (auto v6 = Ipv6Address::parse(text)) {
-        return DnsServer{*v6, 53};
-    }
-    return make_error("DNS server '" + std::string(text) +
-                      "': expected an IPv4 or IPv6 address, optionally with :port "
-                      "([addr]:port for IPv6)");
-}
 
 /// Trampolines from c-ares' C callbacks into the resolver.
 struct AresCallbacks {
@@ -143,9 +80,11 @@ struct AresCallbacks {
         Dns64Resolver* self = context->resolver;
         if (context->generation != self->generation_)
             return;
-        Dns64Outcome outcome =
-            outcome_from_reply(status, timeouts, abuf, alen, passes_rcodes(self->channel_));
-        outcome.detail = servers_label(self->channel_) + ": " + outcome.detail;
+        Dns64Outcome outcome = outcome_from_reply(status, timeouts, abuf, alen,
+                                                  passes_rcodes(self->channel_), self->keep_);
+        outcome.detail = servers_label(*self->servers_) + ": " + outcome.detail;
+        if (!self->servers_->connect_error.empty())
+            outcome.detail += "; " + self->servers_->connect_error;
         self->deliver(context->generation, std::move(outcome));
     }
 };
@@ -172,69 +111,124 @@ struct Dns64Resolver::SocketWatch {
 
 Result<std::unique_ptr<Dns64Resolver>> Dns64Resolver::create(boost::asio::io_context& io,
                                                              const Dns64ResolverOptions& options) {
-    std::vector<ares_addr_port_node> servers(options.servers.size());
-    for (std::size_t i = 0; i < options.servers.size(); ++i) {
-        auto server = parse_dns_server(options.servers[i]);
-        if (!server)
-            return make_error("dns64-servers: " + server.error().message);
-        auto& node = servers[i];
-        node.next = i + 1 < servers.size() ? &servers[i + 1] : nullptr;
-        node.udp_port = node.tcp_port = server->port;
-        if (auto* v4 = std::get_if<Ipv4Address>(&server->address)) {
-            node.family = AF_INET;
-            std::memcpy(&node.addr.addr4, v4->bytes.data(), v4->bytes.size());
-        } else {
-            const auto& v6 = std::get<Ipv6Address>(server->address);
-            node.family = AF_INET6;
-            std::memcpy(&node.addr.addr6, v6.bytes.data(), v6.bytes.size());
-        }
+    std::unique_ptr<Dns64Resolver> resolver(new Dns64Resolver(io, options));
+    if (!options.servers.empty()) {
+        auto configured = dns64::configured_servers(options.servers);
+        if (!configured)
+            return configured.error();
+        *resolver->servers_ = std::move(*configured);
+    } else {
+        *resolver->servers_ = dns64::servers_from_resolv_conf(options.resolv_conf);
+        log_server_set(*resolver->servers_);
     }
-
-    std::unique_ptr<Dns64Resolver> resolver(new Dns64Resolver(io));
     if (int rc = ares_library_init(ARES_LIB_INIT_ALL); rc != ARES_SUCCESS)
         return make_error("dns64: cannot initialise c-ares: " + ares_reason(rc));
-    ares_options ares_opts{};
-    int mask = ARES_OPT_SOCK_STATE_CB;
-    ares_opts.sock_state_cb = &AresCallbacks::socket_state;
-    ares_opts.sock_state_cb_data = resolver.get();
-    if (options.timeout_ms) {
-        ares_opts.timeout = *options.timeout_ms;
-        mask |= ARES_OPT_TIMEOUTMS;
-    }
-    if (options.tries) {
-        ares_opts.tries = *options.tries;
-        mask |= ARES_OPT_TRIES;
-    }
-    ares_channel channel = nullptr;
-    if (int rc = init_channel(&channel, ares_opts, mask, servers.size()); rc != ARES_SUCCESS) {
-        ares_library_cleanup();
-        return make_error("dns64: cannot initialise c-ares: " + ares_reason(rc));
-    }
-    resolver->channel_ = channel;  // from here the destructor cleans up
-    if (!servers.empty()) {
-        if (int rc = ares_set_servers_ports(channel, servers.data()); rc != ARES_SUCCESS)
-            return make_error("dns64-servers: c-ares refused them: " + ares_reason(rc));
-    }
+    resolver->library_ = true;
+    if (auto opened = resolver->open_channel(); !opened)
+        return opened.error();
     return resolver;
 }
 
-Dns64Resolver::Dns64Resolver(boost::asio::io_context& io) : io_(io), timer_(io) {}
+Dns64Resolver::Dns64Resolver(boost::asio::io_context& io, const Dns64ResolverOptions& options)
+    : io_(io), options_(options), servers_(std::make_unique<dns64::ServerSet>()), timer_(io) {}
 
 Dns64Resolver::~Dns64Resolver() {
     alive_.reset();
     callback_ = nullptr;
     ++generation_;
-    if (channel_ != nullptr) {
-        // Calls back with ARES_EDESTRUCTION (ignored) and closes its sockets through
-        // on_socket_state, which releases our watches while the map still exists.
-        ares_destroy(channel_);
+    close_channel();
+    if (library_)
         ares_library_cleanup();
-    }
 }
 
-void Dns64Resolver::query(Callback on_done) {
+Status Dns64Resolver::open_channel() {
+    if (servers_->servers.empty())
+        return Ok{};  // each query says why (servers_->unusable)
+    ares_options ares_opts{};
+    int mask = ARES_OPT_SOCK_STATE_CB;
+    ares_opts.sock_state_cb = &AresCallbacks::socket_state;
+    ares_opts.sock_state_cb_data = this;
+    // c-ares takes the options line (timeout, attempts, rotate) from the same file.
+    std::string path = options_.resolv_conf;
+    if (!path.empty()) {
+        ares_opts.resolvconf_path = path.data();
+        mask |= ARES_OPT_RESOLVCONF;
+    }
+    if (options_.timeout_ms) {
+        ares_opts.timeout = *options_.timeout_ms;
+        mask |= ARES_OPT_TIMEOUTMS;
+    }
+    if (options_.tries) {
+        ares_opts.tries = *options_.tries;
+        mask |= ARES_OPT_TRIES;
+    }
+    ares_channel channel = nullptr;
+    if (int rc = init_channel(&channel, ares_opts, mask, servers_->servers.size());
+        rc != ARES_SUCCESS)
+        return make_error("dns64: cannot initialise c-ares: " + ares_reason(rc));
+    channel_ = channel;  // from here close_channel() cleans up
+    ares_set_socket_functions(channel_, &dns64::scoped_socket_functions(), servers_.get());
+    auto nodes = dns64::ares_server_nodes(servers_->servers);
+    if (int rc = ares_set_servers_ports(channel_, nodes.data()); rc != ARES_SUCCESS)
+        return make_error(servers_->source + ": c-ares refused the servers: " + ares_reason(rc));
+    return Ok{};
+}
+
+void Dns64Resolver::close_channel() {
+    if (channel_ == nullptr)
+        return;
+    // Calls back with ARES_EDESTRUCTION (ignored) and closes its sockets through
+    // on_socket_state, which releases our watches while the map still exists.
+    ares_destroy(channel_);
+    channel_ = nullptr;
+    timer_.cancel();
+}
+
+std::string Dns64Resolver::followed_file() const {
+    return options_.servers.empty() ? options_.resolv_conf : std::string();
+}
+
+std::string Dns64Resolver::label() const {
+    return servers_label(*servers_);
+}
+
+bool Dns64Resolver::reload() {
+    if (!options_.servers.empty())
+        return false;
+    auto fresh = dns64::servers_from_resolv_conf(options_.resolv_conf);
+    if (fresh.same_as(*servers_))
+        return false;
+    log_server_set(fresh);
+    const bool servers_changed = fresh.servers != servers_->servers;
+    if (!servers_changed && fresh.unusable == servers_->unusable) {
+        servers_->problems = std::move(fresh.problems);  // only what was skipped changed
+        return false;
+    }
+    ++generation_;
+    callback_ = nullptr;
+    close_channel();
+    *servers_ = std::move(fresh);
+    if (auto opened = open_channel(); !opened) {
+        // Unexpected (c-ares out of memory): queries say so until the next reload.
+        close_channel();
+        servers_->servers.clear();
+        servers_->unusable = opened.error().message;
+        spdlog::error("dns64 {}", opened.error().message);
+    }
+    return true;
+}
+
+void Dns64Resolver::query(Callback on_done, std::optional<Ipv6Prefix> keep) {
     cancel();
+    reload();
     callback_ = std::move(on_done);
+    keep_ = keep;
+    servers_->connect_error.clear();
+    if (channel_ == nullptr) {
+        deliver(generation_, Dns64Outcome{std::nullopt, 0, Dns64OutcomeKind::kFailed,
+                                          "DNS64 (no server): " + servers_->unusable});
+        return;
+    }
     auto* context = new QueryContext{this, generation_};
     // May call back synchronously (e.g. no usable server): deliver() posts, so that is safe.
     ares_query(channel_, kQueryName.c_str(), kClassIn, kTypeAaaa, &AresCallbacks::answer, context);
@@ -244,7 +238,8 @@ void Dns64Resolver::query(Callback on_done) {
 void Dns64Resolver::cancel() {
     ++generation_;
     callback_ = nullptr;
-    ares_cancel(channel_);
+    if (channel_ != nullptr)
+        ares_cancel(channel_);
     update_timer();
 }
 
@@ -317,6 +312,10 @@ void Dns64Resolver::on_ready(const std::weak_ptr<SocketWatch>& weak, bool read,
 }
 
 void Dns64Resolver::update_timer() {
+    if (channel_ == nullptr) {
+        timer_.cancel();
+        return;
+    }
     timeval buffer{};
     const timeval* next = ares_timeout(channel_, nullptr, &buffer);
     if (next == nullptr) {
@@ -326,7 +325,7 @@ void Dns64Resolver::update_timer() {
     timer_.expires_after(std::chrono::seconds(next->tv_sec) +
                          std::chrono::microseconds(next->tv_usec));
     timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
-        if (ec || alive.expired())
+        if (ec || alive.expired() || channel_ == nullptr)
             return;
         // No socket is ready: this only runs c-ares' timeouts and retransmissions.
         ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);

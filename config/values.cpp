@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "states/dns_server.hpp"
+
 namespace clat::config {
 namespace {
 
@@ -157,6 +159,7 @@ Result<Ipv6Prefix> parse_rfc6052_prefix(std::string_view text) {
 
 Result<std::vector<std::string>> parse_address_list(std::string_view text) {
     std::vector<std::string> out;
+    std::vector<DnsServer> seen;
     std::size_t start = 0;
     for (;;) {
         const auto comma = text.find(',', start);
@@ -164,12 +167,18 @@ Result<std::vector<std::string>> parse_address_list(std::string_view text) {
             trim(text.substr(start, comma == std::string_view::npos ? comma : comma - start));
         if (item.empty())
             return make_error(quoted(text) + " has an empty item");
-        if (auto v4 = Ipv4Address::parse(item))
-            out.push_back(v4->to_string());
-        else if (auto v6 = Ipv6Address::parse(item))
-            out.push_back(v6->to_string());
-        else
-            return make_error(quoted(item) + " is not an IP address");
+        auto server = parse_dns_server(item);
+        if (!server)
+            return server.error();
+        // The scope is not part of what c-ares tells the socket layer, so two entries may
+        // not differ in it alone (see the resolver's connect hook).
+        for (const auto& other : seen) {
+            if (other.address == server->address && other.port == server->port)
+                return make_error(quoted(item) + " repeats the address and port of " +
+                                  quoted(other.to_string()));
+        }
+        seen.push_back(*server);
+        out.push_back(server->to_string());
         if (comma == std::string_view::npos)
             return out;
         start = comma + 1;

@@ -41,8 +41,10 @@ Result<Ipv6Address> parse_ipv6_unicast(std::string_view text);
 /// 48, 56, 64, 96) and no bits set beyond the length.
 Result<Ipv6Prefix> parse_rfc6052_prefix(std::string_view text);
 
-/// A comma-separated list of IPv4 or IPv6 addresses (blanks around items allowed), returned in
-/// canonical text form.
+/// A comma-separated list of DNS servers (blanks around items allowed; each as
+/// parse_dns_server reads it: an address, optionally a port, and for a link-local IPv6 address
+/// its %interface), returned in canonical text form (DnsServer::to_string). An address and
+/// port given twice is an error.
 Result<std::vector<std::string>> parse_address_list(std::string_view text);
 
 /// A Linux network interface name: 1 to 15 bytes, no '/', ':' or blanks, not "." or "..".

@@ -33,7 +33,8 @@ std::optional<Ipv6Prefix> prefix_of(const Ipv6Address& answer) {
 
 }  // namespace
 
-std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>& answers) {
+std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>& answers,
+                                                 const std::optional<Ipv6Prefix>& keep) {
     Rfc7050Result result;
     for (const auto& answer : answers) {
         auto prefix = prefix_of(answer);
@@ -44,7 +45,11 @@ std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>&
     }
     if (result.all.empty())
         return std::nullopt;
-    result.prefix = result.all.front();
+    // Ipv6Prefix orders by address bytes (big-endian: as numbers), then by length.
+    std::sort(result.all.begin(), result.all.end());
+    const bool kept =
+        keep && std::find(result.all.begin(), result.all.end(), *keep) != result.all.end();
+    result.prefix = kept ? *keep : result.all.front();
     result.ambiguous = result.all.size() > 1;
     return result;
 }

@@ -14,9 +14,9 @@ inline constexpr Ipv4Address kWellKnownV4a{{192, 0, 0, 170}};
 inline constexpr Ipv4Address kWellKnownV4b{{192, 0, 0, 171}};
 
 struct Rfc7050Result {
-    Ipv6Prefix prefix;            ///< the first prefix found, suffix zeroed
+    Ipv6Prefix prefix;            ///< the prefix chosen (see prefix_from_answers), suffix zeroed
     bool ambiguous = false;       ///< answers held more than one different prefix
-    std::vector<Ipv6Prefix> all;  ///< every distinct prefix found, in answer order
+    std::vector<Ipv6Prefix> all;  ///< every distinct prefix found, lowest first
     bool operator==(const Rfc7050Result&) const = default;
 };
 
@@ -26,6 +26,13 @@ struct Rfc7050Result {
 /// false match can only appear at a shorter length, where the Pref64 itself holds the bit
 /// pattern of a well-known address. Answers that are not synthesised are ignored; nullopt
 /// when none is.
-std::optional<Rfc7050Result> prefix_from_answers(const std::vector<Ipv6Address>& answers);
+///
+/// Several different prefixes (e.g. a BIND with two dns64 blocks, which answers them in random
+/// order): RFC 7050 §3 leaves the choice to the node. Ours does not depend on the order of
+/// the answers, so that the prefix does not flap from one answer to the next: `keep` (the
+/// prefix in use) while it is among them, otherwise the lowest, comparing the addresses as
+/// 128-bit numbers and, for equal addresses, the shorter prefix first.
+std::optional<Rfc7050Result> prefix_from_answers(
+    const std::vector<Ipv6Address>& answers, const std::optional<Ipv6Prefix>& keep = std::nullopt);
 
 }  // namespace clat

@@ -91,6 +91,12 @@ TEST_CASE("every key sets its field") {
          [](const Config& c) {
              return c.dns64_servers == std::vector<std::string>{"2001:db8::53", "192.0.2.53"};
          }},
+        {"dns64-servers=FE80::1%eth0, [fe80::2%br-lan]:5353,192.0.2.53:5353",
+         [](const Config& c) {
+             return c.dns64_servers == std::vector<std::string>{"fe80::1%eth0",
+                                                                "[fe80::2%br-lan]:5353",
+                                                                "192.0.2.53:5353"};
+         }},
         {"cmd-ip=/sbin/ip", [](const Config& c) { return c.cmd_ip == "/sbin/ip"; }},
         {"cmd-ip6tables=/sbin/ip6tables",
          [](auto& c) { return c.cmd_ip6tables == "/sbin/ip6tables"; }},
@@ -189,7 +195,15 @@ TEST_CASE("bad values name the file, line and key") {
     CHECK(parse_error("clat-dev=a/b") ==
           "test.conf:1: key 'clat-dev': 'a/b' is not a valid interface name");
     CHECK(parse_error("dns64-servers=dns.google") ==
-          "test.conf:1: key 'dns64-servers': 'dns.google' is not an IP address");
+          "test.conf:1: key 'dns64-servers': 'dns.google' is not a DNS server: expected an IPv4 "
+          "or IPv6 address, optionally with :port ([address]:port for IPv6) and, for a "
+          "link-local address, %interface");
+    CHECK(parse_error("dns64-servers=2001:db8::53,fe80::1") ==
+          "test.conf:1: key 'dns64-servers': 'fe80::1' is a link-local address without an "
+          "interface; write it as fe80::1%INTERFACE, e.g. fe80::1%eth0");
+    CHECK(parse_error("dns64-servers=fe80::1%eth0,fe80::1%eth1") ==
+          "test.conf:1: key 'dns64-servers': 'fe80::1%eth1' repeats the address and port of "
+          "'fe80::1%eth0'");
     CHECK(parse_error("ctmark=-1") == "test.conf:1: key 'ctmark': '-1' is not an integer");
     CHECK(parse_error("tayga-restart-delay=0.001") ==
           "test.conf:1: key 'tayga-restart-delay': '0.001' is out of range (0.01 to 60 seconds)");

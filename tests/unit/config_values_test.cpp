@@ -91,8 +91,14 @@ TEST_CASE("addresses and address lists") {
     CHECK(*list == std::vector<std::string>{"2001:db8::53", "192.0.2.53", "2001:db8::1:53"});
     CHECK(parse_address_list("2001:db8::53,,192.0.2.1").error().message ==
           "'2001:db8::53,,192.0.2.1' has an empty item");
-    CHECK(parse_address_list("2001:db8::53,dns.example").error().message ==
-          "'dns.example' is not an IP address");
+    CHECK(parse_address_list("2001:db8::53,dns.example")
+              .error()
+              .message.find("'dns.example' is not a DNS server") == 0);
+    list = parse_address_list("[2001:db8::53]:53,fe80::1%eth0 , [FE80::2%eth1]:5353");
+    REQUIRE(list.ok());
+    CHECK(*list == std::vector<std::string>{"2001:db8::53", "fe80::1%eth0", "[fe80::2%eth1]:5353"});
+    CHECK(parse_address_list("192.0.2.53,192.0.2.53:53").error().message ==
+          "'192.0.2.53:53' repeats the address and port of '192.0.2.53'");
 }
 
 TEST_CASE("interface names follow the kernel's rules") {

@@ -202,3 +202,42 @@ TEST_CASE("stop() ends the querying; destroying with a query in flight is silent
     run_for(f.io, 400ms);
     CHECK(f.published.size() == 1);
 }
+
+TEST_CASE("several prefixes in random order: the one in use is kept over many refreshes") {
+    // TTL 1 s: a refresh every 300 ms (the floor). The first answer holds 2001:db8:65:: only;
+    // then both prefixes come, in an order that changes every answer (a BIND with two dns64
+    // blocks), and the lower 2001:db8:64:: must not take over; when 65 goes, 64 is used.
+    Fixture f;
+    f.server.respond([&](const Bytes& q) -> std::optional<Bytes> {
+        const int n = f.server.queries();
+        auto a64 = *Ipv6Address::parse("2001:db8:64::c000:aa");
+        auto a65 = *Ipv6Address::parse("2001:db8:65::c000:aa");
+        if (n == 1)
+            return dns_reply(q, Rcode::kNoError, {{a65, 1}});
+        if (n <= 9)
+            return dns_reply(q, Rcode::kNoError,
+                             n % 2 ? std::vector<clat::test::AaaaAnswer>{{a64, 1}, {a65, 1}}
+                                   : std::vector<clat::test::AaaaAnswer>{{a65, 1}, {a64, 1}});
+        return dns_reply(q, Rcode::kNoError, {{a64, 1}});
+    });
+    f.discovery->rediscover_now();
+    REQUIRE(run_until(f.io, [&] {
+        return f.server.queries() >= 10 && !f.published.empty() && f.published.back().result &&
+               f.published.back().result->prefix == prefix("2001:db8:64::/96");
+    }));
+    std::size_t on_65 = 0;
+    for (const auto& p : f.published) {
+        REQUIRE(p.result);
+        if (p.result->prefix != prefix("2001:db8:65::/96"))
+            break;
+        ++on_65;
+    }
+    // At least one publication per answer (the expiry moves): 9 answers held 2001:db8:65::,
+    // and once 2001:db8:64:: took over it stayed.
+    CHECK(on_65 >= 9);
+    for (std::size_t i = on_65; i < f.published.size(); ++i)
+        CHECK(f.published[i].result->prefix == prefix("2001:db8:64::/96"));
+    CHECK(f.published[8].result->ambiguous);
+    CHECK(f.published[8].detail.find("prefix 2001:db8:65::/96 ttl=1 ambiguous, also "
+                                     "2001:db8:64::/96") != std::string::npos);
+}

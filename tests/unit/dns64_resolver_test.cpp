@@ -95,11 +95,11 @@ TEST_CASE("synthesised answers at the /64 and /32 positions") {
     CHECK(o->ttl_seconds == 7);
 }
 
-TEST_CASE("two different prefixes: the first wins, flagged ambiguous") {
+TEST_CASE("two different prefixes: the lowest wins, not the first, flagged ambiguous") {
     Fixture f;
     // The TTL is that of the answers giving the chosen prefix, not of the other one.
-    auto o = f.ask(Rcode::kNoError, {{v6("2001:db8:64::c000:aa"), 100},
-                                     {v6("2001:db8:65::c000:aa"), 20},
+    auto o = f.ask(Rcode::kNoError, {{v6("2001:db8:65::c000:aa"), 20},
+                                     {v6("2001:db8:64::c000:aa"), 100},
                                      {v6("2001:db8:64::c000:ab"), 80}});
     REQUIRE(o);
     CHECK(o->kind == Dns64OutcomeKind::kFound);
@@ -109,7 +109,7 @@ TEST_CASE("two different prefixes: the first wins, flagged ambiguous") {
     CHECK(o->result->all ==
           std::vector<Ipv6Prefix>{prefix("2001:db8:64::/96"), prefix("2001:db8:65::/96")});
     CHECK(o->ttl_seconds == 80);
-    CHECK(o->detail.find("ambiguous") != std::string::npos);
+    CHECK(o->detail.find("ambiguous, also 2001:db8:65::/96") != std::string::npos);
 }
 
 TEST_CASE("NXDOMAIN, NODATA and answers without the well-known address mean no DNS64") {

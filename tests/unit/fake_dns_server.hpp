@@ -1,6 +1,7 @@
 #pragma once
-/// A fake DNS server for unit tests: a UDP socket on 127.0.0.1 (ephemeral port) served by the
-/// test's own io_context, answering each query with whatever the test's responder returns.
+/// A fake DNS server for unit tests: a UDP socket on 127.0.0.1 (ephemeral port; kernel tests
+/// may give another endpoint) served by the test's own io_context, answering each query with
+/// whatever the test's responder returns.
 /// Replies are built by hand in wire format (RFC 1035 §4.1), so tests control every byte.
 
 #include <chrono>
@@ -76,14 +77,20 @@ class FakeDnsServer {
     using Responder = std::function<std::optional<Bytes>(const Bytes& query)>;
 
     explicit FakeDnsServer(boost::asio::io_context& io)
-        : socket_(io, boost::asio::ip::udp::endpoint(boost::asio::ip::address_v4::loopback(), 0)) {
+        : FakeDnsServer(
+              io, boost::asio::ip::udp::endpoint(boost::asio::ip::address_v4::loopback(), 0)) {}
+    FakeDnsServer(boost::asio::io_context& io, const boost::asio::ip::udp::endpoint& at)
+        : socket_(io, at) {
         receive();
     }
 
-    /// "127.0.0.1:port", as dns64-servers takes it.
+    /// "127.0.0.1:port" (or "[address]:port"), as dns64-servers takes it.
     std::string address() const {
-        return "127.0.0.1:" + std::to_string(socket_.local_endpoint().port());
+        const auto at = socket_.local_endpoint();
+        const std::string host = at.address().to_string();
+        return (at.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port());
     }
+    std::uint16_t port() const { return socket_.local_endpoint().port(); }
     void respond(Responder responder) { responder_ = std::move(responder); }
     int queries() const { return static_cast<int>(query_times_.size()); }
     const std::vector<std::chrono::steady_clock::time_point>& query_times() const {

@@ -71,14 +71,44 @@ TEST_CASE("a Pref64 holding the well-known pattern itself is read at the longest
     CHECK_FALSE(r->ambiguous);
 }
 
-TEST_CASE("different prefixes: the first wins, all are listed once, in answer order") {
-    auto r = prefix_from_answers({v6("2001:db8::1"), v6("64:ff9b::192.0.0.170"),
-                                  v6("2001:db8:c000:aa::"), v6("64:ff9b::192.0.0.171"),
-                                  v6("2001:db8:c000:ab::")});
+TEST_CASE("different prefixes: the lowest wins whatever the order, all listed once, lowest first") {
+    const std::vector<Ipv6Address> answers{v6("2001:db8::1"), v6("64:ff9b::192.0.0.170"),
+                                           v6("2001:db8:c000:aa::"), v6("64:ff9b::192.0.0.171"),
+                                           v6("2001:db8:c000:ab::")};
+    const std::vector<Ipv6Prefix> lowest_first{p6("64:ff9b::/96"), p6("2001:db8::/32")};
+    auto r = prefix_from_answers(answers);
     REQUIRE(r);
     CHECK(r->prefix == p6("64:ff9b::/96"));
     CHECK(r->ambiguous);
-    CHECK(r->all == std::vector<Ipv6Prefix>{p6("64:ff9b::/96"), p6("2001:db8::/32")});
+    CHECK(r->all == lowest_first);
+    // The same answers in the opposite order (a BIND with two dns64 blocks shuffles them).
+    r = prefix_from_answers({answers.rbegin(), answers.rend()});
+    REQUIRE(r);
+    CHECK(r->prefix == p6("64:ff9b::/96"));
+    CHECK(r->all == lowest_first);
+}
+
+TEST_CASE("different prefixes: the one in use is kept while it is among them") {
+    const auto a = synthesise(p6("2001:db8:64::/96"), kWellKnownV4a);
+    const auto b = synthesise(p6("2001:db8:65::/96"), kWellKnownV4a);
+    const auto c = synthesise(p6("2001:db8:63::/64"), kWellKnownV4b);
+    for (const auto& answers : {std::vector<Ipv6Address>{a, b}, std::vector<Ipv6Address>{b, a}}) {
+        auto r = prefix_from_answers(answers, p6("2001:db8:65::/96"));
+        REQUIRE(r);
+        CHECK(r->prefix == p6("2001:db8:65::/96"));
+        CHECK(r->ambiguous);
+        CHECK(r->all == std::vector<Ipv6Prefix>{p6("2001:db8:64::/96"), p6("2001:db8:65::/96")});
+    }
+    // No longer answered: the lowest of the rest.
+    auto r = prefix_from_answers({b, c}, p6("2001:db8:64::/96"));
+    REQUIRE(r);
+    CHECK(r->prefix == p6("2001:db8:63::/64"));
+    // Equal addresses: the shorter prefix first.
+    const auto d = synthesise(p6("2001:db8:63::/96"), kWellKnownV4a);
+    r = prefix_from_answers({d, c});
+    REQUIRE(r);
+    CHECK(r->all == std::vector<Ipv6Prefix>{p6("2001:db8:63::/64"), p6("2001:db8:63::/96")});
+    CHECK(r->prefix == p6("2001:db8:63::/64"));
 }
 
 }  // namespace
