@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "adapters/bpf_tc.hpp"
 #include "adapters/firewall.hpp"
 #include "adapters/netlink_kernel_ops.hpp"
 #include "adapters/netlink_kernel_request.hpp"
@@ -35,6 +36,10 @@ Result<ApplyOutcome> NetlinkKernel::apply(const Operation& operation) {
                 return firewall::add_accept(o.rule);
             else if constexpr (std::is_same_v<T, op::RemoveFirewallAccept>)
                 return firewall::remove_accept(o.rule);
+            else if constexpr (std::is_same_v<T, op::RemoveTcFilter>)
+                return bpf_tc::remove_filter(o);
+            else if constexpr (std::is_same_v<T, op::RemoveClsact>)
+                return bpf_tc::remove_clsact(o);
             else
                 return kernel_ops::apply_op(*socket_, o);
         },

@@ -12,11 +12,27 @@ namespace {
 
 // Verbs in the order of the Operation variant's alternatives.
 constexpr std::array<std::string_view, std::variant_size_v<Operation>> kVerbs = {
-    "create-tun",     "delete-link",         "set-link-up",           "set-link-mtu",
-    "add-address-v4", "remove-address-v4",   "add-address-v6",        "remove-address-v6",
-    "add-route-v4",   "remove-route-v4",     "add-route-v6",          "remove-route-v6",
-    "add-rule-v6",    "remove-rule-v6",      "add-proxy-neighbour",   "remove-proxy-neighbour",
-    "set-sysctl",     "add-firewall-accept", "remove-firewall-accept"};
+    "create-tun",
+    "delete-link",
+    "set-link-up",
+    "set-link-mtu",
+    "add-address-v4",
+    "remove-address-v4",
+    "add-address-v6",
+    "remove-address-v6",
+    "add-route-v4",
+    "remove-route-v4",
+    "add-route-v6",
+    "remove-route-v6",
+    "add-rule-v6",
+    "remove-rule-v6",
+    "add-proxy-neighbour",
+    "remove-proxy-neighbour",
+    "set-sysctl",
+    "add-firewall-accept",
+    "remove-firewall-accept",
+    "remove-tc-filter",
+    "remove-clsact"};
 
 // ---- value escaping: bare when unambiguous, otherwise "..." with \\, \" and \xHH ----
 
@@ -331,6 +347,13 @@ void describe(C& c, O& o) {
     } else if constexpr (kIsOneOf<T, AddRuleV6, RemoveRuleV6, AddFirewallAccept,
                                   RemoveFirewallAccept>) {
         rule_fields(c, o.rule);
+    } else if constexpr (std::is_same_v<T, RemoveTcFilter>) {
+        c.req("dev", o.dev);
+        c.req("hook", o.hook);
+        c.req("prio", o.priority);
+        c.req("handle", o.handle);
+    } else if constexpr (std::is_same_v<T, RemoveClsact>) {
+        c.req("dev", o.dev);
     } else if constexpr (kIsOneOf<T, AddProxyNeighbour, RemoveProxyNeighbour>) {
         c.req("dev", o.dev);
         c.req("addr", o.address);
@@ -486,8 +509,10 @@ std::optional<Operation> static_inverse(const Operation& op) {
             else if constexpr (std::is_same_v<T, RemoveFirewallAccept>)
                 return AddFirewallAccept{o.rule};
             else {
-                // Link state, MTU and sysctls need the value observed before the change.
-                static_assert(kIsOneOf<T, DeleteLink, SetLinkUp, SetLinkMtu, SetSysctl>);
+                // Link state, MTU and sysctls need the value observed before the change; the
+                // tc removals are only ever undo entries of the eBPF data path.
+                static_assert(kIsOneOf<T, DeleteLink, SetLinkUp, SetLinkMtu, SetSysctl,
+                                       RemoveTcFilter, RemoveClsact>);
                 return std::nullopt;
             }
         },

@@ -137,6 +137,22 @@ struct RemoveFirewallAccept {
     bool operator==(const RemoveFirewallAccept&) const = default;
 };
 
+/// Removes the tc filter the eBPF data path attached (hook "ingress" or "egress" of dev, at
+/// priority/handle), but only if it still runs one of clatd's programs: the undo of an attach.
+struct RemoveTcFilter {
+    std::string dev;
+    std::string hook;
+    std::uint32_t priority = 0;
+    std::uint32_t handle = 0;
+    bool operator==(const RemoveTcFilter&) const = default;
+};
+/// Deletes the clsact qdisc of dev: the undo of creating it (never journalled for a clsact
+/// that was there before).
+struct RemoveClsact {
+    std::string dev;
+    bool operator==(const RemoveClsact&) const = default;
+};
+
 }  // namespace clat::op
 
 namespace clat {
@@ -146,7 +162,8 @@ using Operation =
                  op::RemoveAddressV4, op::AddAddressV6, op::RemoveAddressV6, op::AddRouteV4,
                  op::RemoveRouteV4, op::AddRouteV6, op::RemoveRouteV6, op::AddRuleV6,
                  op::RemoveRuleV6, op::AddProxyNeighbour, op::RemoveProxyNeighbour, op::SetSysctl,
-                 op::AddFirewallAccept, op::RemoveFirewallAccept>;
+                 op::AddFirewallAccept, op::RemoveFirewallAccept, op::RemoveTcFilter,
+                 op::RemoveClsact>;
 
 using Plan = std::vector<Operation>;
 
