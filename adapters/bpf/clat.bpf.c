@@ -5,7 +5,9 @@
  *   address becomes IPv6 from the CLAT IPv6 address to the PLAT prefix (RFC 6052), and is
  *   redirected to the uplink with bpf_redirect_neigh(). The tun has no link-layer header and
  *   the uplink usually has one, so the kernel must resolve the IPv6 next hop and build the
- *   header: bpf_redirect() alone would drop the packet. The neighbour lookup routes the
+ *   header: bpf_redirect() alone would drop the packet (it wants a MAC header when the target
+ *   has one), and so would a bpf_fib_lookup() of our own duplicate the kernel's neighbour
+ *   handling (queueing while ND runs, NUD). The neighbour lookup routes the
  *   translated packet's destination with the uplink as preferred output device; the agent
  *   chose that uplink from the same route lookup towards the PLAT prefix, so both agree.
  * - clat_ingress, on the uplink: IPv6 from the PLAT prefix to the CLAT IPv6 address becomes
@@ -314,6 +316,11 @@ int clat_egress(struct __sk_buff* skb) {
         apply_l4_fix(skb, sizeof(ip6), &fix))
         return drop(CLAT_DROP_STORE);
     count_passed(skb, CLAT_EGRESS_PACKETS, CLAT_EGRESS_BYTES);
+    /* bpf_redirect_neigh() expects a packet with a MAC header in front (it checks for one
+     * and pulls 14 bytes before it routes and resolves): give the tun's L3 packet a blank
+     * one, as bpf_skb_change_head() is meant for. The neighbour code writes the real one. */
+    if (bpf_skb_change_head(skb, ETH_HLEN, 0))
+        return drop(CLAT_DROP_STORE);
     return bpf_redirect_neigh(c->uplink_ifindex, 0, 0, 0);
 }
 
