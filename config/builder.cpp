@@ -64,6 +64,15 @@ Status set_ifname(Config& c, std::string_view v) {
 }
 
 template <auto M>
+Status set_script(Config& c, std::string_view v) {
+    auto r = parse_script(v);
+    if (!r)
+        return r.error();
+    c.*M = *r;
+    return Ok{};
+}
+
+template <auto M>
 Status set_host_ipv4(Config& c, std::string_view v) {
     auto r = parse_ipv4(v);
     if (!r)
@@ -205,8 +214,8 @@ Status add_tayga_extra(Config& c, std::string_view v) {
 constexpr std::array kKeys{
     KeyDef{"quiet", set_uint<&Config::quiet, kMaxVerbosity>, reset<&Config::quiet>},
     KeyDef{"debug", set_uint<&Config::debug, kMaxVerbosity>, reset<&Config::debug>},
-    KeyDef{"script-up", set_string<&Config::script_up>, reset<&Config::script_up>},
-    KeyDef{"script-down", set_string<&Config::script_down>, reset<&Config::script_down>},
+    KeyDef{"script-up", set_script<&Config::script_up>, reset<&Config::script_up>},
+    KeyDef{"script-down", set_script<&Config::script_down>, reset<&Config::script_down>},
     KeyDef{"clat-dev", set_ifname<&Config::clat_dev>, reset<&Config::clat_dev>},
     KeyDef{"clat-v4-addr", set_host_ipv4<&Config::clat_v4_addr>, reset<&Config::clat_v4_addr>},
     KeyDef{"clat-v6-addr", set_clat_v6_addr, reset<&Config::clat_v6_addr>},

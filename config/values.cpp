@@ -186,13 +186,35 @@ Result<std::vector<std::string>> parse_address_list(std::string_view text) {
 }
 
 Result<std::string> parse_ifname(std::string_view text) {
-    // Mirrors the kernel's dev_valid_name(): shorter than IFNAMSIZ (16), no '/', ':' or space.
+    // The kernel's dev_valid_name(): 1 to 15 bytes (IFNAMSIZ 16 with the NUL), no '/', ':' or
+    // white space, not "." or "..". Stricter than the kernel: the name also goes into
+    // /proc/sys paths, tayga.conf (blank-separated words), the firewall tools' rule language
+    // (quoted words) and log lines, so quotes, backslashes, '%' and control bytes are refused.
+    if (text.empty())
+        return make_error("an interface name cannot be empty");
     if (text.size() > 15)
         return make_error(quoted(text) + " is longer than 15 characters");
-    if (text == "." || text == ".." || std::any_of(text.begin(), text.end(), [](char c) {
-            return c == '/' || c == ':' || is_blank(c);
-        }))
+    if (text == "." || text == "..")
         return make_error(quoted(text) + " is not a valid interface name");
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '/' || c == ':' || is_blank(c))
+            return make_error(quoted(text) + " is not a valid interface name");
+        if (u < 0x20 || u == 0x7f || c == '"' || c == '\'' || c == '\\' || c == '%')
+            return make_error(quoted(text) +
+                              " is not a usable interface name (it has a quote, a backslash, "
+                              "'%' or a control character)");
+    }
+    return std::string(text);
+}
+
+Result<std::string> parse_script(std::string_view text) {
+    if (text.size() > kMaxScriptBytes)
+        return make_error("the script is " + std::to_string(text.size()) +
+                          " bytes long, more than the " + std::to_string(kMaxScriptBytes) +
+                          " that execve() accepts in one argument (MAX_ARG_STRLEN)");
+    if (text.find('\0') != std::string_view::npos)
+        return make_error("the script has a NUL byte");
     return std::string(text);
 }
 

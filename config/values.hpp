@@ -47,7 +47,17 @@ Result<Ipv6Prefix> parse_rfc6052_prefix(std::string_view text);
 /// port given twice is an error.
 Result<std::vector<std::string>> parse_address_list(std::string_view text);
 
-/// A Linux network interface name: 1 to 15 bytes, no '/', ':' or blanks, not "." or "..".
+/// A Linux network interface name that also works in /proc/sys paths, tayga.conf and the
+/// firewall tools' commands: 1 to 15 bytes, no '/', ':', blanks, quotes ('"', '\''), '\\',
+/// '%' or control characters, not "." or "..".
 Result<std::string> parse_ifname(std::string_view text);
+
+/// The longest script-up/script-down: the kernel copies each argument and environment string
+/// of execve() with a limit of MAX_ARG_STRLEN (131072 bytes with its NUL), and a script is
+/// both `/bin/sh -c SCRIPT` and the environment variable `script_down=SCRIPT`.
+inline constexpr std::size_t kMaxScriptBytes = 131072 - 1 - std::string_view("script_down=").size();
+
+/// A shell command for script-up/script-down: at most kMaxScriptBytes, no NUL byte.
+Result<std::string> parse_script(std::string_view text);
 
 }  // namespace clat::config

@@ -194,6 +194,18 @@ TEST_CASE("bad values name the file, line and key") {
           "test.conf:1: key 'clat-v4-addr': 0.0.0.0 is not a host address");
     CHECK(parse_error("clat-dev=a/b") ==
           "test.conf:1: key 'clat-dev': 'a/b' is not a valid interface name");
+    CHECK(parse_error("plat-dev=eth\"0") ==
+          "test.conf:1: key 'plat-dev': 'eth\"0' is not a usable interface name (it has a quote, "
+          "a backslash, '%' or a control character)");
+    CHECK(parse_error("clat-dev=clat%d") ==
+          "test.conf:1: key 'clat-dev': 'clat%d' is not a usable interface name (it has a quote, "
+          "a backslash, '%' or a control character)");
+    CHECK(parse_error("script-up=" + std::string(200'000, ':')) ==
+          "test.conf:1: key 'script-up': the script is 200000 bytes long, more than the 131059 "
+          "that execve() accepts in one argument (MAX_ARG_STRLEN)");
+    CHECK(parse_error("script-down=" + std::string(131'060, ':')) ==
+          "test.conf:1: key 'script-down': the script is 131060 bytes long, more than the "
+          "131059 that execve() accepts in one argument (MAX_ARG_STRLEN)");
     CHECK(parse_error("dns64-servers=dns.google") ==
           "test.conf:1: key 'dns64-servers': 'dns.google' is not a DNS server: expected an IPv4 "
           "or IPv6 address, optionally with :port ([address]:port for IPv6) and, for a "

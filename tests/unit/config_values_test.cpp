@@ -113,6 +113,38 @@ TEST_CASE("interface names follow the kernel's rules") {
     }
 }
 
+TEST_CASE("interface names that would break sysctl paths, tayga.conf or the firewall tools") {
+    // The kernel accepts these, but each one failed later, in provisioning and in its undo.
+    for (const std::string& bad : {std::string("a\"b"), std::string("a'b"), std::string("a\\b"),
+                                   std::string("a%b"), std::string("%s"),
+                                   std::string("a\x01"
+                                               "b"),
+                                   std::string("a\x7f")}) {
+        CAPTURE(bad);
+        CHECK(parse_ifname(bad).error().message ==
+              "'" + bad +
+                  "' is not a usable interface name (it has a quote, a backslash, '%' or a "
+                  "control character)");
+    }
+    CHECK(parse_ifname("a\tb").error().message == "'a\tb' is not a valid interface name");
+    CHECK(parse_ifname("").error().message == "an interface name cannot be empty");
+    // What real names look like stays valid: VLANs, bridges, dashes, underscores, '@'-free.
+    for (const char* good : {"eth0.100", "br-lan", "wlp2s0", "veth_1a2b", "clat+", "a=b"}) {
+        CAPTURE(good);
+        CHECK(parse_ifname(good).ok());
+    }
+}
+
+TEST_CASE("a script must fit into one execve() argument and environment string") {
+    CHECK(kMaxScriptBytes == 131059);
+    const std::string longest(kMaxScriptBytes, 'x');
+    CHECK(*parse_script(longest) == longest);
+    CHECK(parse_script(std::string(kMaxScriptBytes + 1, 'x')).error().message ==
+          "the script is 131060 bytes long, more than the 131059 that execve() accepts in one "
+          "argument (MAX_ARG_STRLEN)");
+    CHECK(parse_script(std::string("echo a\0b", 8)).error().message == "the script has a NUL byte");
+}
+
 TEST_CASE("trim removes blanks at both ends only") {
     CHECK(trim("  a b \t\r\n") == "a b");
     CHECK(trim("") == "");
