@@ -9,5 +9,5 @@ while IFS= read -r f; do
     echo "not clang-formatted: $f"
     bad=1
   fi
-done < <(git ls-files --cached --others --exclude-standard -- agent states adapters config dbus tests | grep -E '\.(cpp|hpp)$' 2>/dev/null || find agent states adapters config dbus tests -name '*.[ch]pp')
+done < <(git ls-files --cached --others --exclude-standard -- agent states adapters config dbus tests | grep -E '\.(cpp|hpp|c|h)$' 2>/dev/null || find agent states adapters config dbus tests \( -name '*.[ch]pp' -o -name '*.[ch]' \))
 exit $bad

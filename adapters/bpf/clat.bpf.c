@@ -25,6 +25,8 @@
 #include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/pkt_cls.h>
+
+/* After linux/bpf.h, which defines the types they use. */
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -135,30 +137,26 @@ static __always_inline int v4_untranslatable(__be32 address, __u8 well_known) {
            (a & 0xffffff00) == 0xcb007100;
 }
 
-/* RFC 6052 §2.2: the IPv4 address follows the prefix, skipping bits 64..71 (the u octet). */
+/* RFC 6052 §2.2: where the four octets of the IPv4 address sit in an IPv6 address under a
+ * prefix of prefix_len bits: right after the prefix, skipping bits 64..71 (the u octet). */
+static __always_inline __u32 v4_first_octet(__u8 prefix_len) {
+    return prefix_len == 32 || prefix_len == 40 || prefix_len == 48 || prefix_len == 56
+               ? prefix_len / 8
+               : (prefix_len == 64 ? 9 : 12);
+}
+
+static __always_inline __u32 v4_octet(__u32 first, int i) {
+    const __u32 at = first + i;
+    return at >= 8 && first < 8 ? at + 1 : at;
+}
+
 static __always_inline void embed(const struct clat_config* c, __be32 v4, __u8 out[16]) {
     const __u8* b = (const __u8*)&v4;
+    const __u32 first = v4_first_octet(c->prefix_len);
     __builtin_memcpy(out, c->prefix, 16);
-    switch (c->prefix_len) {
-        case 32:
-            out[4] = b[0], out[5] = b[1], out[6] = b[2], out[7] = b[3];
-            break;
-        case 40:
-            out[5] = b[0], out[6] = b[1], out[7] = b[2], out[9] = b[3];
-            break;
-        case 48:
-            out[6] = b[0], out[7] = b[1], out[9] = b[2], out[10] = b[3];
-            break;
-        case 56:
-            out[7] = b[0], out[9] = b[1], out[10] = b[2], out[11] = b[3];
-            break;
-        case 64:
-            out[9] = b[0], out[10] = b[1], out[11] = b[2], out[12] = b[3];
-            break;
-        default:
-            out[12] = b[0], out[13] = b[1], out[14] = b[2], out[15] = b[3];
-            break;
-    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        out[v4_octet(first, i) & 15] = b[i];
 }
 
 static __always_inline int same16(const __u8* a, const __u8* b) {
@@ -174,26 +172,10 @@ static __always_inline int same16(const __u8* a, const __u8* b) {
 static __always_inline int extract(const struct clat_config* c, const __u8 address[16],
                                    __be32* v4) {
     __u8 b[4];
-    switch (c->prefix_len) {
-        case 32:
-            b[0] = address[4], b[1] = address[5], b[2] = address[6], b[3] = address[7];
-            break;
-        case 40:
-            b[0] = address[5], b[1] = address[6], b[2] = address[7], b[3] = address[9];
-            break;
-        case 48:
-            b[0] = address[6], b[1] = address[7], b[2] = address[9], b[3] = address[10];
-            break;
-        case 56:
-            b[0] = address[7], b[1] = address[9], b[2] = address[10], b[3] = address[11];
-            break;
-        case 64:
-            b[0] = address[9], b[1] = address[10], b[2] = address[11], b[3] = address[12];
-            break;
-        default:
-            b[0] = address[12], b[1] = address[13], b[2] = address[14], b[3] = address[15];
-            break;
-    }
+    const __u32 first = v4_first_octet(c->prefix_len);
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        b[i] = address[v4_octet(first, i) & 15];
     __builtin_memcpy(v4, b, 4);
     __u8 expected[16];
     embed(c, *v4, expected);
@@ -312,8 +294,7 @@ int clat_egress(struct __sk_buff* skb) {
     /* Fails before it changes anything (e.g. a GSO type it cannot convert): TAYGA then. */
     if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0))
         return leave(CLAT_LEFT_UNSUPPORTED);
-    if (bpf_skb_store_bytes(skb, 0, &ip6, sizeof(ip6), 0) ||
-        apply_l4_fix(skb, sizeof(ip6), &fix))
+    if (bpf_skb_store_bytes(skb, 0, &ip6, sizeof(ip6), 0) || apply_l4_fix(skb, sizeof(ip6), &fix))
         return drop(CLAT_DROP_STORE);
     count_passed(skb, CLAT_EGRESS_PACKETS, CLAT_EGRESS_BYTES);
     /* bpf_redirect_neigh() expects a packet with a MAC header in front (it checks for one
@@ -384,8 +365,7 @@ int clat_ingress(struct __sk_buff* skb) {
         ph.length = bpf_htonl(payload);
         ph.nexthdr = bpf_htonl(PROTO_ICMP6);
         fix.pseudo_diff = bpf_csum_diff((__be32*)&ph, sizeof(ph), 0, 0, 0);
-    } else if (ip6.nexthdr == 0 || ip6.nexthdr == 43 || ip6.nexthdr == 44 ||
-               ip6.nexthdr == 60) {
+    } else if (ip6.nexthdr == 0 || ip6.nexthdr == 43 || ip6.nexthdr == 44 || ip6.nexthdr == 60) {
         return leave(CLAT_LEFT_FRAGMENT);
     } else {
         return leave(CLAT_LEFT_PROTOCOL);
