@@ -250,6 +250,15 @@ Status Agent::reload() {
         ports_.notifier.ready();
         return loaded.error();
     }
+    if (loaded->config.clat_dev != config_.clat_dev && options_.claim_device) {
+        if (auto claimed = options_.claim_device(loaded->config.clat_dev); !claimed) {
+            spdlog::error("reload rejected: {}", claimed.error().message);
+            reload_error_ = "reload rejected: " + claimed.error().message;
+            publish_status();
+            ports_.notifier.ready();
+            return claimed.error();
+        }
+    }
     for (const auto& w : loaded->warnings)
         spdlog::warn("{}", w);
     const ConfigDiff diff = diff_config(config_, loaded->config);

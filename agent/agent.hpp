@@ -69,6 +69,9 @@ class Agent {
         LogLevelSetter set_log_level;
         /// Detects where firewall rules must go; empty: none.
         std::function<std::optional<op::FirewallBackend>(const Config&)> firewall_backend;
+        /// Claims a new clat-dev against other instances before a reload moves to it; an
+        /// error rejects the reload. Empty: no claim.
+        std::function<Status(const std::string&)> claim_device;
     };
 
     Agent(boost::asio::io_context& io, AgentPorts ports, Config config, UndoJournal journal,

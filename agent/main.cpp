@@ -12,6 +12,7 @@
 #include "adapters/device_counters.hpp"
 #include "adapters/dns64_plat_discovery.hpp"
 #include "adapters/firewall_detect.hpp"
+#include "adapters/instance_lock.hpp"
 #include "adapters/metrics_exporter.hpp"
 #include "adapters/netlink_kernel.hpp"
 #include "adapters/netlink_observer.hpp"
@@ -84,12 +85,26 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     const Config& config = loaded.config;
     const std::string run_dir = runtime_dir();
     boost::asio::io_context io;
+    // Before anything else: a second instance must not replay a live one's journal or take
+    // its device (SPEC §7). The kernel drops both claims when this process dies.
+    auto lock = RuntimeDirectoryLock::acquire(run_dir);
+    if (!lock) {
+        spdlog::error("cannot start: {}", lock.error().message);
+        return kExitFailure;
+    }
+    DeviceClaim device_claim(io);
+    if (auto claimed = device_claim.claim(config.clat_dev); !claimed) {
+        spdlog::error("cannot start: {}", claimed.error().message);
+        return kExitFailure;
+    }
     auto kernel = NetlinkKernel::open();
     if (!kernel) {
         spdlog::error("cannot start: {}", kernel.error().message);
         return kExitFailure;
     }
-    auto journal = UndoJournal::open(run_dir, config.clat_dev);
+    // The directory is this instance's alone, so the journal is not keyed by clat-dev, which
+    // a reload may change.
+    auto journal = UndoJournal::open(run_dir, kJournalName);
     if (!journal) {
         spdlog::error("cannot start: {}", journal.error().message);
         return kExitFailure;
@@ -113,6 +128,9 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
         spdlog::default_logger()->set_level(log_level(quiet, debug));
     };
     options.firewall_backend = detect_firewall_backend;
+    options.claim_device = [&device_claim](const std::string& dev) {
+        return device_claim.claim(dev);
+    };
     AgentPorts ports{**kernel, observer, discovery, solicitor, data_path,
                      scripts,  timers,   notifier,  status};
     Agent agent(io, ports, config, std::move(*journal), std::move(options));

@@ -1,7 +1,7 @@
 #pragma once
 /// The undo journal: an append-only, write-ahead record of how to revert every change the
 /// agent made to the host, kept in a file under /run (tmpfs: gone after a reboot, as are the
-/// changes). One file per instance, `<directory>/<clat-dev>.journal`. Each line is
+/// changes). One file per instance, `<directory>/<name>.journal`. Each line is
 ///
 ///     undo <seq> <operation text>     the operation that reverts a change about to be made
 ///     cancel <seq>                    that change is not ours to revert (already in place,
@@ -26,6 +26,9 @@ namespace clat {
 
 /// Where journals live unless configured otherwise.
 inline constexpr std::string_view kDefaultJournalDirectory = "/run/clatd";
+/// The daemon's journal name: one instance per runtime directory (adapters/instance_lock), so
+/// the file is `<directory>/clatd.journal`, whatever clat-dev is or becomes.
+inline constexpr const char* kJournalName = "clatd";
 
 /// A change that has been (or may have been) made and is not yet reverted.
 struct UndoEntry {

@@ -1,6 +1,7 @@
 #include "states/binding.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <variant>
 
 #include "states/clat_address.hpp"
@@ -37,6 +38,26 @@ Result<std::string> plat_dev_for(const BindingSettings& s, const std::optional<P
     return route->dev;
 }
 
+/// CLAT addresses of other clatd instances on this host: /128 routes with clatd's protocol
+/// into another device. DAD cannot see them (the kernel answers for its own host), so a
+/// derivation from the same uplink address would collide silently.
+std::vector<std::pair<Ipv6Address, int>> others_clat_addresses(const Observed& observed,
+                                                               const std::string& clat_dev) {
+    const Link* own = observed.link_by_name(clat_dev);
+    std::vector<std::pair<Ipv6Address, int>> out;
+    for (const auto& r : observed.routes_v6) {
+        if (r.protocol == kRouteProtocol && r.destination.length == 128 && r.oif != 0 &&
+            (own == nullptr || r.oif != own->index))
+            out.emplace_back(r.destination.address, r.oif);
+    }
+    return out;
+}
+
+std::string link_name(const Observed& observed, int index) {
+    const Link* link = observed.link_by_index(index);
+    return link != nullptr ? link->name : "#" + std::to_string(index);
+}
+
 }  // namespace
 
 std::string ClatTarget::to_string() const {
@@ -56,22 +77,33 @@ Result<Binding> resolve_binding(const BindingSettings& settings, const Observed&
     auto dev = plat_dev_for(settings, route, prefix);
     if (!dev)
         return dev.error();
-    if (const auto* literal = std::get_if<Ipv6Address>(&settings.clat_v6))
+    const auto others = others_clat_addresses(observed, settings.clat_dev);
+    if (const auto* literal = std::get_if<Ipv6Address>(&settings.clat_v6)) {
+        for (const auto& [address, oif] : others) {
+            if (address == *literal)
+                return make_error("clat-v6-addr " + literal->to_string() +
+                                  " is already the CLAT address of another clatd (routed to " +
+                                  link_name(observed, oif) + ")");
+        }
         return Binding{*dev, *literal, std::nullopt};
+    }
     if (std::holds_alternative<ClatV6Shared>(settings.clat_v6))
         return make_error("clat-v6-addr=shared is not supported yet");
     const Link* link = observed.link_by_name(*dev);
     if (link == nullptr)
         return make_error("PLAT device " + *dev + " does not exist");
     auto candidates = addresses_on(observed, link->index, probing);
+    std::vector<Ipv6Address> avoid = dad.avoid;
+    for (const auto& other : others)
+        avoid.push_back(other.first);
     if (previous && previous->plat_dev == *dev && previous->derived_from &&
-        !contains(dad.avoid, previous->clat_v6)) {
+        !contains(avoid, previous->clat_v6)) {
         for (const auto& a : candidates) {
             if (a.address == *previous->derived_from && a.usable() && !a.deprecated)
                 return *previous;
         }
     }
-    auto choice = derive_clat_address(candidates, prefix, seeded(entropy), dad.avoid);
+    auto choice = derive_clat_address(candidates, prefix, seeded(entropy), avoid);
     if (!choice)
         return choice.error();
     return Binding{*dev, choice->address, choice->derived_from};

@@ -4,6 +4,8 @@
 #      DiscoverPLAT, Provision (held in DAD by a slow DAD on the uplink), Running (configured
 #      prefix) — exits 0 and leaves the host snapshot exactly as before clatd started;
 #   DAD: the address clatd would derive is taken on the link; it picks another one;
+#   i. while Running, a second clatd on the same runtime directory or the same clat-dev exits 1
+#      naming the first one's pid, and the first one's journal, host state and IPv4 stay;
 #   m. no PLAT anywhere (no DNS64, no PREF64, no plat-prefix): DiscoverPLAT says why, and the
 #      host is untouched while it waits;
 #   k. SIGKILL while Running: TAYGA dies with the agent (PR_SET_PDEATHSIG) and the CLAT is left
@@ -74,7 +76,40 @@ check_running() {
     tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
     tb_check "j (Running): state Running" tb_clatd_wait_state Running 15
     tb_check_ipv4 "j (Running)"
+    check_second_instance
     tb_clatd_stop_check "j (Running)" "$s1"
+}
+
+# second RUN_DIR EXPECTED: a second clatd in the host namespace with runtime directory RUN_DIR
+# must exit 1 within 10 s with the message EXPECTED (a fixed string) on its stderr.
+second() {
+    local out=$TB_DIR/second.log rc
+    tb_host timeout 10 env RUNTIME_DIRECTORY="$1" "$CLATD" -c "$TB_DIR/clatd.conf" \
+        v4-conncheck-delay=1 "plat-prefix=$PLAT" >"$out" 2>&1
+    rc=$?
+    tb_equals "$rc" 1 && grep -qF -- "$2" "$out" && return 0
+    echo "  exit status $rc, output:" && sed 's/^/    /' "$out"
+    return 1
+}
+
+# i. One instance (SPEC §7): while clatd runs, a second one on the same runtime directory or on
+# the same clat-dev is refused, naming the first one's pid, and changes nothing: the first one's
+# journal, device and IPv4 stay as they were.
+check_second_instance() {
+    local pid journal snapshot
+    pid=$(tb_clatd_pid)
+    journal=$(cat "$TB_DIR/run/clatd.journal")
+    snapshot=$(tb_snapshot)
+    tb_check "i: same runtime directory: refused, naming pid $pid" second "$TB_DIR/run" \
+        "cannot start: another clatd (pid $pid) runs with runtime directory $TB_DIR/run"
+    tb_check "i: other runtime directory, same clat-dev: refused" second "$TB_DIR/run2" \
+        "cannot start: clat-dev clat is in use by another clatd (pid $pid)"
+    tb_check "i: the first one's journal is unchanged" tb_equals \
+        "$(cat "$TB_DIR/run/clatd.journal")" "$journal"
+    tb_check "i: host unchanged" tb_same_snapshot "$(tb_snapshot)" "$snapshot"
+    tb_check "i: the first one still runs" tb_alive "$pid"
+    tb_check_ipv4 "i (first instance)"
+    rm -rf "$TB_DIR/run2"
 }
 
 # k. SIGKILL while Running; the next start (with ARGS) replays the journal.
@@ -91,7 +126,7 @@ check_sigkill() {
     [ -z "$tayga" ] ||
         tb_check "k: TAYGA died with the agent" tb_wait_for "! tb_alive $tayga" 3
     tb_check "k: the CLAT is left behind (clat device)" clat_dev_exists
-    tb_check "k: a journal is left behind" test -s "$TB_DIR/run/clat.journal"
+    tb_check "k: a journal is left behind" test -s "$TB_DIR/run/clatd.journal"
 
     tb_clatd_start v4-conncheck-delay=1 "$@"
     tb_check "k ($what): journal replayed" tb_clatd_log_wait "recover journal=" 10

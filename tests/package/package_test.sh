@@ -140,7 +140,7 @@ fi
 
 # What the service would have left in its runtime directory (RuntimeDirectoryPreserve=yes).
 made_run_dir=1
-mkdir -m 700 /run/clatd && : >/run/clatd/clat.journal
+mkdir -m 700 /run/clatd && : >/run/clatd/clatd.journal && : >/run/clatd/clatd.lock
 
 echo "== purge"
 apt-get purge -y -qq -o DPkg::Lock::Timeout=300 clatd "${new_pkgs[@]}" >"$out/purge.txt" 2>&1 ||

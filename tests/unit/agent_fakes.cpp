@@ -2,6 +2,8 @@
 
 #include "tests/unit/agent_fakes.hpp"
 
+#include <algorithm>
+
 namespace clat::test {
 namespace {
 
@@ -206,6 +208,12 @@ void AgentBed::start() {
     };
     options.set_log_level = [this](int quiet, int debug) { log_levels.emplace_back(quiet, debug); };
     options.firewall_backend = [](const Config&) { return std::nullopt; };
+    options.claim_device = [this](const std::string& dev) -> Status {
+        claims.push_back(dev);
+        if (std::find(held_elsewhere.begin(), held_elsewhere.end(), dev) != held_elsewhere.end())
+            return make_error("clat-dev " + dev + " is in use by another clatd (pid 4242)");
+        return Ok{};
+    };
     AgentPorts ports{kernel,  observer, discovery, solicitor, data_path,
                      scripts, timers,   notifier,  status};
     agent = std::make_unique<Agent>(io, ports, config, std::move(*journal), std::move(options));

@@ -326,6 +326,9 @@ struct AgentBed {
     /// What the next reload loads; nullopt: an invalid file.
     std::optional<Config> next_config;
     std::vector<std::pair<int, int>> log_levels;
+    /// clat-dev names another instance holds: claiming one fails. claims: every claim asked.
+    std::vector<std::string> held_elsewhere;
+    std::vector<std::string> claims;
     std::unique_ptr<Agent> agent;
 
     /// A host with eth0 (SLAAC address, IPv6 default route) and the given configuration

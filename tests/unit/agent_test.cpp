@@ -253,6 +253,24 @@ TEST_CASE("agent: reload, one path for every group of keys") {
         CHECK(bed.kernel.log.size() == applies);
         CHECK(bed.data_path.count("replace") == 0);
     }
+    SUBCASE("clat-dev held by another instance: rejected, nothing changes") {
+        bed.held_elsewhere = {"clat7"};
+        bed.next_config->clat_dev = "clat7";
+        const auto applies = bed.kernel.log.size();
+        auto reloaded = bed.agent->reload();
+        REQUIRE_FALSE(reloaded);
+        CHECK(reloaded.error().message == "clat-dev clat7 is in use by another clatd (pid 4242)");
+        bed.settle();
+        CHECK(bed.kernel.log.size() == applies);
+        CHECK(bed.claims == std::vector<std::string>{"clat7"});
+        CHECK(bed.status.views.back().last_error ==
+              "reload rejected: clat-dev clat7 is in use by another clatd (pid 4242)");
+    }
+    SUBCASE("a reload that keeps clat-dev claims nothing") {
+        bed.next_config->debug = 2;
+        REQUIRE(bed.agent->reload());
+        CHECK(bed.claims.empty());
+    }
     SUBCASE("an invalid file changes nothing and says why") {
         bed.next_config.reset();
         const auto applies = bed.kernel.log.size();

@@ -90,6 +90,41 @@ TEST_CASE("binding: a derived address is kept while its host address stays prefe
     CHECK(other->derived_from == v6("2001:db8:9::2"));
 }
 
+TEST_CASE("binding: another clatd's CLAT address is never derived nor taken statically") {
+    Observed o = host();
+    o.links[5] = Link{5, "clat2", "tun", true, true, 1260};
+    const BindingSettings s;
+    const auto mine = resolve(s, o, route_via("eth0"));
+    REQUIRE(mine);
+    // The same uplink address and seed derive the same address in a second instance (on
+    // clat2); once the first instance's /128 route into clat2 is seen, it moves on.
+    RouteV6 other;
+    other.destination = Ipv6Prefix::make(mine->clat_v6, 128);
+    other.oif = 5;
+    other.protocol = kRouteProtocol;
+    o.routes_v6.push_back(other);
+    const auto second = resolve(s, o, route_via("eth0"));
+    REQUIRE(second);
+    CHECK(second->clat_v6 != mine->clat_v6);
+    CHECK(second->derived_from == mine->derived_from);
+    // Nor is it kept as the previous binding.
+    const auto kept = resolve(s, o, route_via("eth0"), *mine);
+    REQUIRE(kept);
+    CHECK(kept->clat_v6 != mine->clat_v6);
+    // Our own route (into clat) and routes not of clatd's protocol do not count.
+    o.routes_v6.back().oif = 3;
+    CHECK(resolve(s, o, route_via("eth0"))->clat_v6 == mine->clat_v6);
+    o.routes_v6.back().oif = 5;
+    o.routes_v6.back().protocol = 4;
+    CHECK(resolve(s, o, route_via("eth0"))->clat_v6 == mine->clat_v6);
+    o.routes_v6.back().protocol = kRouteProtocol;
+    BindingSettings fixed;
+    fixed.clat_v6 = mine->clat_v6;
+    CHECK(resolve(fixed, o, route_via("eth0")).error().message ==
+          "clat-v6-addr " + mine->clat_v6.to_string() +
+              " is already the CLAT address of another clatd (routed to clat2)");
+}
+
 TEST_CASE("binding: shared mode and a missing device are refused by name") {
     const Observed o = host();
     BindingSettings s;
