@@ -5,16 +5,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 extern char** environ;
 
 namespace clat {
 
 std::string ChildExit::to_string() const {
+    if (flooded)
+        return "killed after writing output in a loop";
     if (signal != 0)
         return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
     return "exited with status " + std::to_string(code);
@@ -204,6 +208,12 @@ Result<pid_t> ChildProcess::start(const SpawnOptions& options, LineHandler on_li
     on_line_ = std::move(on_line);
     on_exit_ = std::move(on_exit);
     pending_.clear();
+    limit_ = options.output_limit;
+    tokens_ = limit_.burst;
+    refilled_at_ = window_start_ = std::chrono::steady_clock::now();
+    window_lines_ = 0;
+    suppressed_ = 0;
+    flooded_ = false;
     output_.assign(pty->master);
     read_output();
     reaper_.watch(pid, [this, alive = alive_](ChildExit exit) {
@@ -255,20 +265,58 @@ void ChildProcess::deliver_lines(bool flush) {
         std::string line = pending_.substr(start, nl - start);
         if (!line.empty() && line.back() == '\r')
             line.pop_back();  // the tty's ONLCR
-        if (on_line_)
-            on_line_(line);
+        emit(line);
         start = nl + 1;
     }
     pending_.erase(0, start);
     if (flush && !pending_.empty()) {
-        if (on_line_)
-            on_line_(pending_);
+        emit(pending_);
         pending_.clear();
     }
+    if (flush)
+        report_suppressed();
+}
+
+void ChildProcess::emit(const std::string& line) {
+    using std::chrono::duration;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= limit_.flood_window) {
+        window_start_ = now;
+        window_lines_ = 0;
+    }
+    if (++window_lines_ > limit_.flood_lines && !flooded_ && pid_ > 0) {
+        flooded_ = true;
+        report_suppressed();
+        if (on_line_)
+            on_line_("(more than " + std::to_string(limit_.flood_lines) + " lines within " +
+                     std::to_string(limit_.flood_window.count()) + " ms: killing pid " +
+                     std::to_string(pid_) + ")");
+        ::kill(-pid_, SIGKILL);
+    }
+    tokens_ = std::min<double>(
+        limit_.burst, tokens_ + duration<double>(now - refilled_at_).count() * limit_.per_second);
+    refilled_at_ = now;
+    if (flooded_ || tokens_ < 1) {
+        ++suppressed_;
+        return;
+    }
+    tokens_ -= 1;
+    report_suppressed();
+    if (on_line_)
+        on_line_(line);
+}
+
+void ChildProcess::report_suppressed() {
+    if (suppressed_ == 0)
+        return;
+    const std::uint64_t n = std::exchange(suppressed_, 0);
+    if (on_line_)
+        on_line_("(" + std::to_string(n) + (n == 1 ? " line" : " lines") + " suppressed)");
 }
 
 void ChildProcess::on_reaped(ChildExit exit) {
     pid_ = -1;
+    exit.flooded = flooded_;
     kill_timer_.cancel();
     if (on_exit_) {
         auto handler = std::move(on_exit_);

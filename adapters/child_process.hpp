@@ -25,7 +25,9 @@ namespace clat {
 struct ChildExit {
     int code = -1;   ///< exit status when it exited normally, else -1
     int signal = 0;  ///< terminating signal, else 0
-    bool success() const { return code == 0; }
+    /// Killed by the agent because it wrote output in a loop (see OutputLimit).
+    bool flooded = false;
+    bool success() const { return code == 0 && !flooded; }
     std::string to_string() const;
 };
 
@@ -50,12 +52,25 @@ class ChildReaper {
     std::map<pid_t, ExitHandler> watched_;
 };
 
+/// What a child may write. Lines pass while a token bucket (burst lines, refilled at
+/// per_second) has tokens; the others are counted and reported as one "(N lines suppressed)"
+/// line when output passes again or the child ends. More than flood_lines lines within
+/// flood_window is a child stuck in a loop (TAYGA on a deleted tun writes the same error as
+/// fast as it can): it is killed (SIGKILL to its group) and its exit says so.
+struct OutputLimit {
+    int burst = 50;
+    int per_second = 10;
+    int flood_lines = 2000;
+    std::chrono::milliseconds flood_window{1000};
+};
+
 struct SpawnOptions {
     std::vector<std::string> argv;       ///< argv[0] is looked up in PATH when it has no '/'
     std::vector<std::string> extra_env;  ///< "KEY=value", added to the agent's environment
     /// Ask the kernel to SIGTERM the child if the agent dies (PR_SET_PDEATHSIG), so that a
     /// crashed agent never leaves a translator holding the tun device.
     bool die_with_parent = true;
+    OutputLimit output_limit;
 };
 
 /// One child process with its output captured line by line. Destroying it kills the child.
@@ -80,6 +95,9 @@ class ChildProcess {
   private:
     void read_output();
     void deliver_lines(bool flush);
+    /// Passes one line through the output limit to on_line_.
+    void emit(const std::string& line);
+    void report_suppressed();
     void on_reaped(ChildExit exit);
 
     ChildReaper& reaper_;
@@ -91,6 +109,13 @@ class ChildProcess {
     std::uint64_t generation_ = 0;
     LineHandler on_line_;
     ExitHandler on_exit_;
+    OutputLimit limit_;
+    double tokens_ = 0;
+    std::chrono::steady_clock::time_point refilled_at_;
+    std::chrono::steady_clock::time_point window_start_;
+    int window_lines_ = 0;
+    std::uint64_t suppressed_ = 0;
+    bool flooded_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

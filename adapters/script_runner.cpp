@@ -28,7 +28,7 @@ void ScriptRunner::run(ScriptKind kind, const std::string& command,
     child_ = std::make_unique<ChildProcess>(io_, reaper_);
     const std::uint64_t run = ++runs_;
     auto started = child_->start(
-        {{"/bin/sh", "-c", command}, environment, true},
+        {{"/bin/sh", "-c", command}, environment, true, {}},
         [name](const std::string& line) { spdlog::info("{}: {}", name, line); },
         [this, kind, name, run](ChildExit exit) {
             if (run != runs_)

@@ -14,7 +14,9 @@ namespace {
 // half of it.
 Status write_file(const std::string& path, const std::string& content) {
     const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // Never through a name someone planted: a fresh file, not following a symlink.
+    ::unlink(tmp.c_str());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return make_error("cannot write " + tmp + ": " + strerror(errno));
     std::size_t done = 0;
@@ -64,7 +66,7 @@ Result<pid_t> Translator::start(const TaygaSettings& settings, ChildProcess::Exi
     if (auto written = write_file(conf_path_, *conf); !written)
         return written.error();
     // TAYGA chdirs to / with -p only; the path is absolute anyway when it comes from here.
-    SpawnOptions spawn{{options_.command, "-d", "-c", conf_path_}, {}, true};
+    SpawnOptions spawn{{options_.command, "-d", "-c", conf_path_}, {}, true, {}};
     return child_.start(spawn, on_line_, std::move(on_exit));
 }
 

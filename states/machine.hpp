@@ -124,6 +124,9 @@ struct Running {
     DataPathMapping mapping;  ///< what the data path was (last) started with
     DadMemory dad;
     Reconcile reconcile;
+    /// The CLAT device the data path runs on, as last observed (0: not seen yet); another
+    /// index means the device was replaced and the data path must move onto it.
+    int device_index = 0;
     bool operator==(const Running&) const = default;
 };
 /// Provisioned, but the data path gave up after repeated fast failures (SPEC §9). Left by a

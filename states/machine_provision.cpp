@@ -12,6 +12,14 @@ namespace clat::detail {
 
 namespace {
 
+/// The CLAT device's interface index in the facts; 0 when it is missing or not observed.
+int clat_device_index(const MachineFacts& facts) {
+    if (facts.observed == nullptr)
+        return 0;
+    const Link* link = facts.observed->link_by_name(facts.settings.binding.clat_dev);
+    return link != nullptr ? link->index : 0;
+}
+
 using PStep = state::Provision::Step;
 using RStep = state::Reconcile::Step;
 using Phase = TranslatorSupervision::Phase;
@@ -171,6 +179,7 @@ Transition on_provision(const state::Active& active, const state::Provision& p, 
             return provision_failed(active, p, {effect::UndoAll{}}, "script-up " + e->detail,
                                     facts);
         state::Running running;
+        running.device_index = clat_device_index(facts);
         running.plat = p.plat;
         running.binding = *p.binding;
         running.mapping = mapping_of(ClatTarget{p.plat, *p.binding});
@@ -316,6 +325,9 @@ Transition on_running_timer(const state::Active& active, const state::Running& r
         facts.now_ms >= r.translator.restart_at_ms) {
         state::Running next = r;
         record_restart(next.translator);
+        // The new run opens the device there is now.
+        if (const int index = clat_device_index(facts); index != 0)
+            next.device_index = index;
         return notable(with_phase(
             active, next, {effect::StartDataPath{r.mapping}},
             "restarting translator, restart " + std::to_string(next.translator.restarts)));
@@ -336,26 +348,67 @@ Transition on_running_timer(const state::Active& active, const state::Running& r
     return ignore(active);
 }
 
+Transition on_running_facts(const state::Active& active, const state::Running& r,
+                            const MachineFacts& facts) {
+    switch (r.reconcile.step) {
+        case RStep::Idle:
+        case RStep::Resolving:
+            return reconcile_now(active, facts, "observed state changed");
+        case RStep::ProbingDad:
+            return running_dad(active, r, facts);
+        case RStep::Applying:
+            if (r.reconcile.dirty)
+                return ignore(active);
+            {
+                state::Running next = r;
+                next.reconcile.dirty = true;
+                return with_phase(active, next, {}, "observed state changed while applying");
+            }
+        case RStep::RetryWait:
+            return ignore(active);  // the retry timer plans from the facts of its time
+    }
+    return ignore(active);
+}
+
+/// Facts while Running (a snapshot, or the answer to a plan, which may have made the device).
+/// A CLAT device with another index than the one the data path runs on was deleted and made
+/// again (by the reconcile or by anyone): the translator still holds the dead one (TAYGA loops
+/// on EBADFD), so the data path is replaced onto the new device; then `then` handles the
+/// event as usual.
+template <typename Handler>
+Transition follow_device(const state::Active& active, const state::Running& r,
+                         const MachineFacts& facts, Handler then) {
+    const int index = clat_device_index(facts);
+    if (index == 0 || index == r.device_index)
+        return then(active, r);
+    state::Running next = r;
+    next.device_index = index;
+    std::vector<Effect> effects;
+    std::string cause;
+    if (r.device_index != 0 && r.translator.phase != Phase::WaitingRestart) {
+        next.translator.phase = Phase::Starting;
+        effects.emplace_back(effect::ReplaceDataPath{r.mapping});
+        cause = facts.settings.binding.clat_dev + " was replaced (index " +
+                std::to_string(r.device_index) + " -> " + std::to_string(index) +
+                "), restarting the data path on it";
+    }
+    Transition t = with_phase(active, next, std::move(effects), cause);
+    Transition after = then(std::get<state::Active>(t.next), next);
+    t.next = std::move(after.next);
+    t.effects.insert(t.effects.end(), after.effects.begin(), after.effects.end());
+    if (!after.cause.empty())
+        t.cause += (t.cause.empty() ? "" : "; ") + after.cause;
+    t.notable = !cause.empty() || after.notable;
+    return t;
+}
+
 Transition on_running(const state::Active& active, const state::Running& r, const Event& event,
                       const MachineFacts& facts) {
     if (std::holds_alternative<event::FactsChanged>(event)) {
-        switch (r.reconcile.step) {
-            case RStep::Idle:
-            case RStep::Resolving:
-                return reconcile_now(active, facts, "observed state changed");
-            case RStep::ProbingDad:
-                return running_dad(active, r, facts);
-            case RStep::Applying:
-                if (r.reconcile.dirty)
-                    return ignore(active);
-                {
-                    state::Running next = r;
-                    next.reconcile.dirty = true;
-                    return with_phase(active, next, {}, "observed state changed while applying");
-                }
-            case RStep::RetryWait:
-                return ignore(active);  // the retry timer plans from the facts of its time
-        }
+        return follow_device(active, r, facts,
+                             [&](const state::Active& a, const state::Running& n) {
+                                 return on_running_facts(a, n, facts);
+                             });
     }
     if (const auto* e = std::get_if<event::DataPathStarted>(&event);
         e && r.translator.phase == Phase::Starting) {
@@ -376,8 +429,12 @@ Transition on_running(const state::Active& active, const state::Running& r, cons
         e->address == r.reconcile.candidate->clat_v6)
         return reconcile_failed(active, r, end_probe(), "DAD probe: " + *e->error, facts);
     if (const auto* e = std::get_if<event::PlanApplied>(&event);
-        e && r.reconcile.step == RStep::Applying)
-        return reconcile_applied(active, r, *e, facts);
+        e && r.reconcile.step == RStep::Applying) {
+        return follow_device(active, r, facts,
+                             [&](const state::Active& a, const state::Running& n) {
+                                 return reconcile_applied(a, n, *e, facts);
+                             });
+    }
     if (const auto* e = std::get_if<event::PlanFailed>(&event);
         e && r.reconcile.step == RStep::Applying)
         return reconcile_failed(active, r, {}, e->error, facts);

@@ -10,6 +10,8 @@
 #   h. uplink down -> Idle, CLAT gone; up -> Running, IPv4 works;
 #   drift: the proxy ND entry deleted -> put back by the poll; it and the /128 route deleted
 #      together -> both put back at once;
+#   t. the tun device deleted while Running -> made again, TAYGA moved onto it, IPv4 works, the
+#      log stays small;
 #   d. renumbering (tb_renumber 2001:db8:2::/64) -> new CLAT address in the new prefix, IPv4
 #      works again without a restart.
 # After SIGTERM (exit 0) everything the agent made is gone (the renumbered SLAAC addresses and
@@ -168,6 +170,29 @@ check_drift() {
     tb_check "drift: same clatd" tb_alive "$pid"
 }
 
+# t. the tun device deleted by someone else while Running: clatd makes it again and moves
+# TAYGA onto it (the old TAYGA held the dead device and looped on EBADFD, writing 100 MB of log
+# in 2 s); IPv4 works again, the log stays small and says what happened.
+check_tun_deleted() {
+    local pid old new mark lines
+    pid=$(tb_clatd_pid)
+    old=$(tb_translator_pid)
+    mark=$(tb_clatd_mark)
+    tb_check "t: clat deleted" tb_host ip link del clat
+    tb_check "t: a new TAYGA on the new device within 10 s" tb_wait_for \
+        "new=\$(tb_translator_pid) && [ -n \"\$new\" ] && [ \"\$new\" != $old ]" 10
+    new=$(tb_translator_pid)
+    tb_check "t: log: the device was replaced" tb_clatd_log_has \
+        "clat was replaced \(index [0-9]+ -> [0-9]+\), restarting the data path" "$mark"
+    tb_check_ipv4 "t (new device)" 15
+    tb_check_status t state Running
+    tb_check_status t translator_pid "$new"
+    tb_check "t: same clatd" tb_alive "$pid"
+    sleep 1
+    lines=$(($(tb_clatd_mark) - mark))
+    tb_check "t: $lines log lines since the deletion (< 200)" test "$lines" -lt 200
+}
+
 scenarios() {
     local s0
     s0=$(tb_snapshot)
@@ -181,6 +206,7 @@ scenarios() {
     check_native_ipv4
     check_uplink
     check_drift
+    check_tun_deleted
     check_renumbering
     TB_SNAPSHOT_FILTER=tb_without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
 }

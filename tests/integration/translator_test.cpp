@@ -41,7 +41,8 @@ TEST_CASE("a child's output arrives line by line and its exit status is reported
     auto pid = child.start(
         {{"/bin/sh", "-c", "echo hello; echo $CLAT_TEST >&2; exit 3"},
          {"CLAT_TEST=from-env"},
-         true},
+         true,
+         {}},
         [&](const std::string& l) { lines.push_back(l); }, [&](ChildExit e) { ended = e; });
     REQUIRE(pid.ok());
     CHECK(child.running());
@@ -52,11 +53,82 @@ TEST_CASE("a child's output arrives line by line and its exit status is reported
     CHECK_FALSE(child.running());
 }
 
+/// The number in a "(N lines suppressed)" line; 0 for any other line.
+std::uint64_t suppressed_in(const std::string& line) {
+    const std::string tail = " suppressed)";
+    if (line.size() < tail.size() + 2 || line.front() != '(' ||
+        line.compare(line.size() - tail.size(), tail.size(), tail) != 0)
+        return 0;
+    return std::stoull(line.substr(1));
+}
+
+TEST_CASE("a child's output burst is cut to the limit and the rest counted, not lost silently") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    std::vector<std::string> lines;
+    std::optional<ChildExit> ended;
+    bool eof = false;
+    clat::SpawnOptions spawn{{"/bin/sh", "-c",
+                              "i=0; while [ $i -lt 300 ]; do echo line$i; "
+                              "i=$((i+1)); done; exit 0"},
+                             {},
+                             true,
+                             {}};
+    spawn.output_limit.burst = 20;
+    spawn.output_limit.per_second = 1;
+    REQUIRE(child.start(
+        spawn,
+        [&](const std::string& l) {
+            lines.push_back(l);
+            eof = eof || suppressed_in(l) > 0;
+        },
+        [&](ChildExit e) { ended = e; }));
+    REQUIRE(run_until(io, [&] { return ended && eof; }));
+    CHECK(ended->success());
+    std::uint64_t passed = 0;
+    std::uint64_t suppressed = 0;
+    for (const auto& l : lines) {
+        if (const auto n = suppressed_in(l))
+            suppressed += n;
+        else
+            ++passed;
+    }
+    // The burst passes (plus a token refilled while the shell runs, if it is slow), every
+    // other line is counted in a "(N lines suppressed)" report.
+    CHECK(passed >= 20);
+    CHECK(passed <= 25);
+    CHECK(passed + suppressed == 300);
+    CHECK(lines.front() == "line0");
+}
+
+TEST_CASE("a child writing output in a loop is killed and its exit says so") {
+    boost::asio::io_context io;
+    clat::ChildReaper reaper(io);
+    clat::ChildProcess child(io, reaper);
+    std::vector<std::string> lines;
+    std::optional<ChildExit> ended;
+    clat::SpawnOptions spawn{
+        {"/bin/sh", "-c", "while :; do echo 'File descriptor in bad state'; done"}, {}, true, {}};
+    spawn.output_limit.flood_lines = 500;
+    auto pid = child.start(
+        spawn, [&](const std::string& l) { lines.push_back(l); }, [&](ChildExit e) { ended = e; });
+    REQUIRE(pid);
+    REQUIRE(run_until(io, [&] { return ended.has_value(); }));
+    CHECK(ended->flooded);
+    CHECK(ended->signal == SIGKILL);
+    CHECK_FALSE(ended->success());
+    CHECK(ended->to_string() == "killed after writing output in a loop");
+    CHECK(contains(
+        lines, "(more than 500 lines within 1000 ms: killing pid " + std::to_string(*pid) + ")"));
+    CHECK(lines.size() < 60);  // the burst of 50, the reports
+}
+
 TEST_CASE("a command that cannot be executed is an error and nothing runs") {
     boost::asio::io_context io;
     clat::ChildReaper reaper(io);
     clat::ChildProcess child(io, reaper);
-    auto pid = child.start({{"/nonexistent/tayga"}, {}, true}, nullptr, nullptr);
+    auto pid = child.start({{"/nonexistent/tayga"}, {}, true, {}}, nullptr, nullptr);
     REQUIRE_FALSE(pid.ok());
     CHECK(pid.error().message == "cannot execute /nonexistent/tayga: No such file or directory");
     CHECK_FALSE(child.running());
@@ -72,7 +144,8 @@ TEST_CASE("stop escalates to SIGKILL when SIGTERM is ignored") {
                 .start(
                     {{"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"},
                      {},
-                     true},
+                     true,
+                     {}},
                     [&](const std::string& l) { lines.push_back(l); },
                     [&](ChildExit e) { ended = e; })
                 .ok());
@@ -136,17 +209,18 @@ TEST_CASE("a child started from the previous child's exit handler keeps its outp
     std::optional<ChildExit> second;
     bool first_done = false;
     auto on_line = [&](const std::string& l) { lines.push_back(l); };
-    REQUIRE(child
-                .start({{"/bin/sh", "-c", "echo first"}, {}, true}, on_line,
-                       [&](ChildExit) {
-                           first_done = true;
-                           REQUIRE(
-                               child
-                                   .start({{"/bin/sh", "-c", "sleep 0.3; echo second"}, {}, true},
-                                          on_line, [&](ChildExit e) { second = e; })
-                                   .ok());
-                       })
-                .ok());
+    REQUIRE(
+        child
+            .start({{"/bin/sh", "-c", "echo first"}, {}, true, {}}, on_line,
+                   [&](ChildExit) {
+                       first_done = true;
+                       REQUIRE(
+                           child
+                               .start({{"/bin/sh", "-c", "sleep 0.3; echo second"}, {}, true, {}},
+                                      on_line, [&](ChildExit e) { second = e; })
+                               .ok());
+                   })
+            .ok());
     REQUIRE(run_until(io, [&] { return second.has_value(); }));
     CHECK(first_done);
     CHECK(second->code == 0);

@@ -138,6 +138,62 @@ TEST_CASE("a DAD conflict during a renumbering tries another address; the CLAT k
     CHECK(w.running_state()->dad.avoid == std::vector<Ipv6Address>{first});
 }
 
+TEST_CASE("a CLAT device deleted and made again moves the data path onto the new one") {
+    World w(active_with(running()));
+    w.observed.links[3] = Link{3, "clat", "tun", true, true, 1260};
+    Transition t = w.facts_changed();  // first sight of the device: nothing to replace
+    CHECK(count(t.effects, "replace-data-path " + mapping_of(target()).to_string()) == 0);
+    CHECK(w.running_state()->device_index == 3);
+    w.send(event::PlanApplied{0});
+    // `ip link del clat`: the reconcile puts the device back; no data path move yet.
+    w.observed.links.erase(3);
+    t = w.facts_changed();
+    CHECK(text(t.effects) == apply_text());
+    CHECK(w.running_state()->device_index == 3);
+    w.send(event::PlanApplied{1});
+    // The new device (another index): TAYGA still holds the dead one, so it is replaced.
+    w.observed.links[9] = Link{9, "clat", "tun", true, true, 1260};
+    t = w.facts_changed();
+    CHECK(count(t.effects, "replace-data-path " + mapping_of(target()).to_string()) == 1);
+    CHECK(count(t.effects, apply_text()) == 1);  // and the reconcile plans as always
+    CHECK(t.notable);
+    CHECK(t.cause.find("clat was replaced (index 3 -> 9), restarting the data path on it") == 0);
+    CHECK(w.running_state()->device_index == 9);
+    CHECK(w.running_state()->translator.phase == TranslatorSupervision::Phase::Starting);
+    w.send(event::PlanApplied{0});
+    // The same device again: nothing more.
+    t = w.facts_changed();
+    CHECK(count(t.effects, "replace-data-path " + mapping_of(target()).to_string()) == 0);
+}
+
+TEST_CASE("the device a plan made again is seen in the plan's answer, not only in a snapshot") {
+    // The reconcile's own netlink echo arrives while it applies, so no snapshot may follow.
+    state::Running r = running();
+    r.device_index = 3;
+    World w(active_with(r));
+    w.facts_changed();  // the device is gone: the plan makes it again
+    w.observed.links[12] = Link{12, "clat", "tun", true, true, 1260};
+    const Transition t = w.send(event::PlanApplied{5});
+    CHECK(count(t.effects, "replace-data-path " + mapping_of(target()).to_string()) == 1);
+    CHECK(t.cause ==
+          "clat was replaced (index 3 -> 12), restarting the data path on it; reconciled, 5 "
+          "changes");
+    CHECK(w.running_state()->device_index == 12);
+    CHECK(w.running_state()->reconcile.step == RStep::Idle);
+}
+
+TEST_CASE("a device replaced while the translator waits for its restart is left to the restart") {
+    state::Running r = running();
+    r.device_index = 3;
+    r.translator.phase = TranslatorSupervision::Phase::WaitingRestart;
+    World w(active_with(r));
+    w.observed.links[4] = Link{4, "clat", "tun", true, true, 1260};
+    const Transition t = w.facts_changed();
+    CHECK(count(t.effects, "replace-data-path " + mapping_of(target()).to_string()) == 0);
+    CHECK(w.running_state()->device_index == 4);
+    CHECK(w.running_state()->translator.phase == TranslatorSupervision::Phase::WaitingRestart);
+}
+
 TEST_CASE("a failed data path keeps the kernel state ours and stays Failed") {
     World w(active_with(failed()));
     Transition t = w.facts_changed();
