@@ -135,6 +135,9 @@ class Agent {
     Machine machine_;
     Snapshot snapshot_;
     std::mt19937_64 random_;
+    /// The configuration script-up last ran with: script-down runs with it, so that a reload
+    /// (a new clat-dev, say) tears down what was made, not what the new file names.
+    std::optional<Config> scripted_config_;
     /// The journal position before the DAD probe's address: EndDadProbe rolls back to it.
     std::optional<UndoJournal::Savepoint> dad_savepoint_;
     /// Firewall accept rules found in place: not journalled (not ours), not planned again.

@@ -22,39 +22,45 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 }  // namespace
 
 void Agent::run(const Effect& effect) {
-    std::visit(Overloaded{
-                   [&](const effect::StartTimer& e) { ports_.timers.start(e.timer, e.delay_ms); },
-                   [&](const effect::CancelTimer& e) { ports_.timers.cancel(e.timer); },
-                   [&](const effect::StartDiscovery& e) { start_discovery(e); },
-                   [&](const effect::StopDiscovery&) {
-                       ports_.discovery.stop();
-                       ports_.solicitor.cancel();
-                   },
-                   [&](const effect::StopSolicitation&) { ports_.solicitor.cancel(); },
-                   [&](const effect::RefreshFacts&) { refresh_facts(); },
-                   [&](const effect::ProbeDad& e) { probe_dad(e); },
-                   [&](const effect::EndDadProbe&) {
-                       if (dad_savepoint_)
-                           (void)executor_.rollback_to(*dad_savepoint_);
-                       dad_savepoint_.reset();
-                   },
-                   [&](const effect::ApplyPlan& e) { apply_plan(e.target); },
-                   [&](const effect::RunScript& e) {
-                       const std::string& command =
-                           e.kind == ScriptKind::Up ? config_.script_up : config_.script_down;
-                       const auto conf = config_.tayga_conffile.value_or("");
-                       ports_.scripts.run(e.kind, command,
-                                          script_environment(config_, e.target, conf));
-                   },
-                   [&](const effect::CancelScript&) { ports_.scripts.cancel(); },
-                   [&](const effect::StartDataPath& e) { ports_.data_path.start(e.mapping); },
-                   [&](const effect::ReplaceDataPath& e) { ports_.data_path.replace(e.mapping); },
-                   [&](const effect::StopDataPath&) { ports_.data_path.stop(); },
-                   [&](const effect::UndoAll&) { undo_all(); },
-                   [&](const effect::Exit& e) { finish(e.code); },
-                   [&](const effect::PublishStatus&) { publish_status(); },
-               },
-               effect);
+    std::visit(
+        Overloaded{
+            [&](const effect::StartTimer& e) { ports_.timers.start(e.timer, e.delay_ms); },
+            [&](const effect::CancelTimer& e) { ports_.timers.cancel(e.timer); },
+            [&](const effect::StartDiscovery& e) { start_discovery(e); },
+            [&](const effect::StopDiscovery&) {
+                ports_.discovery.stop();
+                ports_.solicitor.cancel();
+            },
+            [&](const effect::StopSolicitation&) { ports_.solicitor.cancel(); },
+            [&](const effect::RefreshFacts&) { refresh_facts(); },
+            [&](const effect::ProbeDad& e) { probe_dad(e); },
+            [&](const effect::EndDadProbe&) {
+                if (dad_savepoint_)
+                    (void)executor_.rollback_to(*dad_savepoint_);
+                dad_savepoint_.reset();
+            },
+            [&](const effect::ApplyPlan& e) { apply_plan(e.target); },
+            [&](const effect::RunScript& e) {
+                if (e.kind == ScriptKind::Up)
+                    scripted_config_ = config_;
+                const Config& config =
+                    e.kind == ScriptKind::Down && scripted_config_ ? *scripted_config_ : config_;
+                const std::string& command =
+                    e.kind == ScriptKind::Up ? config.script_up : config.script_down;
+                const auto conf = config.tayga_conffile.value_or("");
+                ports_.scripts.run(e.kind, command, script_environment(config, e.target, conf));
+                if (e.kind == ScriptKind::Down)
+                    scripted_config_.reset();
+            },
+            [&](const effect::CancelScript&) { ports_.scripts.cancel(); },
+            [&](const effect::StartDataPath& e) { ports_.data_path.start(e.mapping); },
+            [&](const effect::ReplaceDataPath& e) { ports_.data_path.replace(e.mapping); },
+            [&](const effect::StopDataPath&) { ports_.data_path.stop(); },
+            [&](const effect::UndoAll&) { undo_all(); },
+            [&](const effect::Exit& e) { finish(e.code); },
+            [&](const effect::PublishStatus&) { publish_status(); },
+        },
+        effect);
 }
 
 void Agent::start_discovery(const effect::StartDiscovery& e) {

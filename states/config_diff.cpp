@@ -65,6 +65,7 @@ std::string ConfigDiff::to_string() const {
     add(logging, "logging");
     add(discovery, "discovery");
     add(clat, "clat");
+    add(device, "device");
     add(data_path, "data-path");
     add(probe_v4, "probe-v4");
     add(scripts, "scripts");
@@ -83,6 +84,7 @@ ConfigDiff diff_config(const Config& a, const Config& b) {
                   a.plat_fallback_prefix != b.plat_fallback_prefix ||
                   a.pref64_enable != b.pref64_enable;
     d.clat = clat_keys(a) != clat_keys(b);
+    d.device = a.clat_dev != b.clat_dev;
     d.data_path = a.cmd_tayga != b.cmd_tayga || a.tayga_conffile != b.tayga_conffile ||
                   a.tayga_v4_addr != b.tayga_v4_addr || a.tayga_extra != b.tayga_extra ||
                   a.clat_v4_addr != b.clat_v4_addr || a.clat_dev != b.clat_dev;

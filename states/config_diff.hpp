@@ -9,9 +9,11 @@
 namespace clat {
 
 struct ConfigDiff {
-    bool logging = false;      ///< quiet, debug
-    bool discovery = false;    ///< dns64-servers, plat-prefix, plat-fallback-prefix, pref64-enable
-    bool clat = false;         ///< what the desired kernel state and the binding are made of
+    bool logging = false;    ///< quiet, debug
+    bool discovery = false;  ///< dns64-servers, plat-prefix, plat-fallback-prefix, pref64-enable
+    bool clat = false;       ///< what the desired kernel state and the binding are made of
+    /// clat-dev: every object lives on the device, so the CLAT is torn down and made anew.
+    bool device = false;
     bool data_path = false;    ///< cmd-tayga, tayga-conffile, tayga-v4-addr, tayga-extra
     bool probe_v4 = false;     ///< v4-conncheck-enable, v4-conncheck-delay
     bool scripts = false;      ///< script-up, script-down
@@ -22,8 +24,8 @@ struct ConfigDiff {
     bool other = false;        ///< any key none of the groups above knows
 
     bool any() const {
-        return logging || discovery || clat || data_path || probe_v4 || scripts || supervision ||
-               bus || proxy_poll || metrics || other;
+        return logging || discovery || clat || device || data_path || probe_v4 || scripts ||
+               supervision || bus || proxy_poll || metrics || other;
     }
     /// "discovery,clat" or "none".
     std::string to_string() const;

@@ -137,6 +137,11 @@ Transition on_reload(const state::Active& active, const event::ConfigReloaded& e
     if (facts.settings.probe_v4() && !facts.native_ipv4.empty())
         return begin_teardown(active, false, false,
                               "configuration reloaded, " + facts.native_ipv4 + " present");
+    // The old device's objects (address, routes, proxy entry, the tun itself) are not
+    // "changed" to the new one: the whole CLAT is undone and provisioned again on it.
+    if (e.diff.device && !std::holds_alternative<state::DiscoverPlat>(active.phase))
+        return begin_teardown(active, false, true,
+                              "configuration reloaded, clat-dev changed: re-provisioning");
     state::Active next = active;
     std::vector<Effect> effects;
     next.discovering = !facts.settings.plat_prefix;

@@ -12,6 +12,8 @@
 #      together -> both put back at once;
 #   t. the tun device deleted while Running -> made again, TAYGA moved onto it, IPv4 works, the
 #      log stays small;
+#   c. reload to clat-dev=clat2 and back -> each time the old device and all on it removed, the
+#      new one provisioned, IPv4 works;
 #   d. renumbering (tb_renumber 2001:db8:2::/64) -> new CLAT address in the new prefix, IPv4
 #      works again without a restart.
 # After SIGTERM (exit 0) everything the agent made is gone (the renumbered SLAAC addresses and
@@ -193,6 +195,30 @@ check_tun_deleted() {
     tb_check "t: $lines log lines since the deletion (< 200)" test "$lines" -lt 200
 }
 
+# c. reload to another clat-dev and back: a full re-provisioning each time (the old device and
+# everything on it removed, the new one made with the address and routes), IPv4 works on each,
+# the same clatd.
+check_reload_device() {
+    local pid
+    pid=$(tb_clatd_pid)
+    dev_only() {
+        tb_host ip link show "$1" >/dev/null 2>&1 && ! tb_host ip link show "$2" >/dev/null 2>&1 &&
+            tb_host ip -4 addr show dev "$1" | grep -q "inet 192.0.0.1/32" &&
+            tb_host ip -4 route show default dev "$1" | grep -q . &&
+            [ -z "$(tb_host ip route show dev "$2" 2>/dev/null)" ]
+    }
+    printf 'v4-conncheck-delay=1\nclat-dev=clat2\n' >"$TB_DIR/clatd.conf"
+    kill -HUP "$pid"
+    tb_check "c: clat2 made, clat and its routes gone, within 15 s" tb_wait_for "dev_only clat2 clat" 15
+    tb_check_ipv4 "c (clat2)" 15
+    tb_check_status "c (clat2)" state Running
+    printf 'v4-conncheck-delay=1\n' >"$TB_DIR/clatd.conf"
+    kill -HUP "$pid"
+    tb_check "c: back on clat, clat2 gone, within 15 s" tb_wait_for "dev_only clat clat2" 15
+    tb_check_ipv4 "c (clat again)" 15
+    tb_check "c: same clatd" tb_alive "$pid"
+}
+
 scenarios() {
     local s0
     s0=$(tb_snapshot)
@@ -207,6 +233,7 @@ scenarios() {
     check_uplink
     check_drift
     check_tun_deleted
+    check_reload_device
     check_renumbering
     TB_SNAPSHOT_FILTER=tb_without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
 }

@@ -192,6 +192,7 @@ class FakeScripts final : public ScriptRunnerPort {
              const std::vector<std::string>& environment) override {
         runs.push_back(std::string(to_string(kind)) + (command.empty() ? "" : " " + command));
         last_environment = environment;
+        environments.push_back(environment);
         running_ = kind;
         if (!hold)
             finish(true, "exited with status 0");
@@ -204,6 +205,7 @@ class FakeScripts final : public ScriptRunnerPort {
     }
     std::vector<std::string> runs;
     std::vector<std::string> last_environment;
+    std::vector<std::vector<std::string>> environments;
     bool hold = false;
     int cancels = 0;
 

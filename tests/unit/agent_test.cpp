@@ -266,6 +266,28 @@ TEST_CASE("agent: reload, one path for every group of keys") {
         CHECK(bed.status.views.back().last_error ==
               "reload rejected: clat-dev clat7 is in use by another clatd (pid 4242)");
     }
+    SUBCASE("clat-dev changed: torn down on the old device, made on the new one") {
+        bed.next_config->clat_dev = "clat8";
+        REQUIRE(bed.agent->reload());
+        bed.settle();
+        CHECK(bed.state() == "DiscoverPLAT");  // rediscovered: the old prefix may be stale
+        bed.discover();
+        bed.settle();
+        CHECK(bed.claims == std::vector<std::string>{"clat8"});
+        // script-down is the one script-up ran with, told about the device it made.
+        REQUIRE(bed.scripts.runs.size() >= 2);
+        const auto n = bed.scripts.runs.size();
+        CHECK(bed.scripts.runs[n - 2] == "down");
+        CHECK(bed.scripts.runs[n - 1] == "up");
+        const auto has = [](const std::vector<std::string>& env, const std::string& entry) {
+            return std::find(env.begin(), env.end(), entry) != env.end();
+        };
+        CHECK(has(bed.scripts.environments[n - 2], "clat_dev=clat"));
+        CHECK(has(bed.scripts.environments[n - 1], "clat_dev=clat8"));
+        CHECK(bed.observer.state.link_by_name("clat8") != nullptr);
+        CHECK(bed.observer.state.link_by_name("clat") == nullptr);
+        CHECK(bed.state() == "Running");
+    }
     SUBCASE("a reload that keeps clat-dev claims nothing") {
         bed.next_config->debug = 2;
         REQUIRE(bed.agent->reload());

@@ -162,7 +162,7 @@ TEST_CASE("diff_config: every key lands in its consumer's group") {
         {"pref64-enable", [](Config& c) { c.pref64_enable = false; }, "discovery"},
         {"clat-v6-addr", [](Config& c) { c.clat_v6_addr = v6("2001:db8::1"); }, "clat"},
         {"v4-defaultroute-mtu", [](Config& c) { c.v4_defaultroute_mtu = 1400; }, "clat"},
-        {"clat-dev", [](Config& c) { c.clat_dev = "clat9"; }, "clat,data-path"},
+        {"clat-dev", [](Config& c) { c.clat_dev = "clat9"; }, "clat,device,data-path"},
         {"tayga-extra", [](Config& c) { c.tayga_extra = {"offlink-mtu 1400"}; }, "data-path"},
         {"v4-conncheck-delay", [](Config& c) { c.v4_conncheck_delay = 3; }, "probe-v4"},
         {"v4-defaultroute-replace", [](Config& c) { c.v4_defaultroute_replace = true; },

@@ -28,6 +28,11 @@ std::pair<Event, MachineFacts> shared_event(const std::string& label) {
     diff.clat = label == "reload-clat";
     diff.discovery = label == "reload-discovery";
     diff.data_path = label == "reload-data-path";
+    if (label == "reload-device") {  // clat-dev changes three groups at once
+        diff.clat = true;
+        diff.device = true;
+        diff.data_path = true;
+    }
     return {event::ConfigReloaded{diff}, facts};
 }
 
@@ -142,6 +147,17 @@ TEST_CASE("reload by group of keys, from every state and step") {
         {"Failed", "reload-clat", "Running", revive},
         {"Failed", "reload-discovery", "Running", std::string(kDiscover) + "; " + revive},
         {"Failed", "reload-data-path", "Running", revive},
+        // clat-dev: the CLAT is torn down and provisioned again on the new device.
+        {"Idle", "reload-device", "Idle", ""},
+        {"DiscoverPLAT", "reload-device", "DiscoverPLAT", ""},
+        {"Provision resolving", "reload-device", "Teardown", "stop-discovery; undo-all"},
+        {"Provision script-up", "reload-device", "Teardown",
+         "stop-discovery; cancel-script; undo-all"},
+        {"Running", "reload-device", "Teardown", "stop-discovery; stop-data-path"},
+        {"Running restart wait", "reload-device", "Teardown",
+         "cancel-timer timer=translator-restart; stop-discovery; stop-data-path"},
+        {"Failed", "reload-device", "Teardown", "stop-discovery; stop-data-path"},
+        {"Teardown stopping data path", "reload-device", "Teardown", ""},
         {"Teardown stopping data path", "reload-clat", "Teardown", ""},
         {"Teardown", "reload-discovery", "Teardown", ""},
         {"Stopped", "reload-clat", "Stopped", ""},
