@@ -128,7 +128,11 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
     }
     Plan applied;
     for (const auto& entry : executor_.applied()) {
-        if (auto forward = static_inverse(entry.undo))
+        // DeleteLink has no static inverse (undoing a deletion cannot bring a device back),
+        // but as a pending undo it means exactly "this instance created the tun".
+        if (const auto* link = std::get_if<op::DeleteLink>(&entry.undo))
+            applied.push_back(op::CreateTun{link->dev});
+        else if (auto forward = static_inverse(entry.undo))
             applied.push_back(*forward);
     }
 

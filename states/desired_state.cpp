@@ -1,5 +1,7 @@
 #include "states/desired_state.hpp"
 
+#include <algorithm>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -35,6 +37,20 @@ Status check_devices(const PlanInput& in) {
     if (link != nullptr && !link->kind.empty() && link->kind != "tun")
         return make_error("clat-dev " + clat_dev + " exists and is a " + link->kind +
                           " device, not a tun device");
+    // A tun of that name is used only if this instance's journal says it made it: a user's
+    // own tun (a VPN's, a test's) would otherwise lose its addresses, get the host's default
+    // route and receive the host's packets. After a crash the journal replay deletes the old
+    // instance's device before the first plan, so a device seen here with no CreateTun is not
+    // clatd's.
+    const bool created =
+        std::any_of(in.applied.begin(), in.applied.end(), [&](const Operation& op) {
+            const auto* tun = std::get_if<op::CreateTun>(&op);
+            return tun != nullptr && tun->dev == clat_dev;
+        });
+    if (link != nullptr && !created)
+        return make_error("clat-dev " + clat_dev + " (ifindex " + std::to_string(link->index) +
+                          ") exists and clatd did not create it: not taking over another's "
+                          "device; delete it or set clat-dev to another name");
     return Ok{};
 }
 

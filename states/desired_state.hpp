@@ -88,7 +88,8 @@ bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::
                   std::string_view value);
 
 /// Derives the desired state. Errors: the shared-address mode (not implemented yet), a PLAT
-/// device that is not observed or equals clat-dev, a clat-dev that exists and is not a tun.
+/// device that is not observed or equals clat-dev, a clat-dev that exists and is not a tun or
+/// is a tun this instance did not create (no CreateTun in `applied`).
 Result<DesiredState> desired_state(const PlanInput& in);
 
 }  // namespace clat

@@ -6,6 +6,9 @@
 #   DAD: the address clatd would derive is taken on the link; it picks another one;
 #   i. while Running, a second clatd on the same runtime directory or the same clat-dev exits 1
 #      naming the first one's pid, and the first one's journal, host state and IPv4 stay;
+#   f. a tun named clat that someone else made (with 203.0.113.1/24): refused with a reason
+#      naming it and its ifindex; the tun keeps its address, flags and MTU, no route goes into
+#      it, and the host snapshot (the tun included) is the same after stop;
 #   m. no PLAT anywhere (no DNS64, no PREF64, no plat-prefix): DiscoverPLAT says why, and the
 #      host is untouched while it waits;
 #   k. SIGKILL while Running: TAYGA dies with the agent (PR_SET_PDEATHSIG) and the CLAT is left
@@ -112,6 +115,28 @@ check_second_instance() {
     rm -rf "$TB_DIR/run2"
 }
 
+# f. A foreign tun named clat-dev (SPEC §7: never adopt what is not ours).
+check_foreign_tun() {
+    local s1=$1 s2 index
+    tb_host ip tuntap add dev clat mode tun
+    tb_host ip addr add 203.0.113.1/24 dev clat
+    tb_host ip link set clat up mtu 1400
+    index=$(tb_host cat /sys/class/net/clat/ifindex)
+    s2=$(tb_snapshot)
+    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
+    tb_check "f: refused, naming clat (ifindex $index)" tb_wait_for \
+        "tb_status last_error | grep -qF 'clat-dev clat (ifindex $index) exists and clatd did not create it'" 10
+    tb_check "f: not Running" tb_not tb_equals "$(tb_clatd_state)" Running
+    tb_check "f: the tun keeps 203.0.113.1/24" tb_wait_for \
+        "tb_host ip -4 addr show dev clat | grep -q 'inet 203.0.113.1/24'" 1
+    tb_check "f: no default route into it" tb_not tb_wait_for \
+        "tb_host ip -4 route show default dev clat | grep -q ." 1
+    tb_check "f: host unchanged while refused" tb_same_snapshot "$(tb_snapshot)" "$s2"
+    tb_clatd_stop_check "f (foreign tun)" "$s2"
+    tb_host ip link del clat
+    tb_check "f: host as before" tb_same_snapshot "$(tb_snapshot)" "$s1"
+}
+
 # k. SIGKILL while Running; the next start (with ARGS) replays the journal.
 check_sigkill() {
     local s1=$1 what=$2 tayga
@@ -177,6 +202,7 @@ scenarios() {
     check_no_plat "$s1"
     check_provision "$s1"
     check_running "$s1"
+    check_foreign_tun "$s1"
     check_dad_conflict "$s1"
     check_sigkill "$s1" "restart, Running" "plat-prefix=$PLAT"
     check_sigkill "$s1" "restart, no PLAT"

@@ -79,6 +79,21 @@ TEST_CASE("agent: cold start applies each operation once and plans nothing for a
     stop_and_expect_clean(bed, before);
 }
 
+TEST_CASE("agent: a tun named clat-dev that clatd did not make is refused, the host unchanged") {
+    AgentBed bed([](Config& c) { c.dad_enable = false; });
+    bed.observer.state.links[40] = Link{40, "clat", "tun", true, false, 1500};  // a user's own
+    const HostState before = host(bed);
+    bed.start();
+    bed.discover();
+    bed.settle();
+    CHECK(bed.state() != "Running");
+    CHECK(bed.kernel.log.empty());
+    CHECK(bed.data_path.calls.empty());
+    CHECK(bed.status.views.back().last_error.find("clat-dev clat (ifindex 40) exists and clatd "
+                                                  "did not create it") != std::string::npos);
+    stop_and_expect_clean(bed, before);
+}
+
 TEST_CASE("agent: an unrelated interface's address storm costs no plan") {
     AgentBed bed;
     bed.run_to_running();

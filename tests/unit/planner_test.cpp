@@ -479,7 +479,16 @@ TEST_CASE("inputs the planner refuses") {
         REQUIRE_FALSE(result.ok());
         CHECK(result.error().message.find("veth") != std::string::npos);
     }
-    SUBCASE("an existing tun named clat-dev is adopted") {
+    SUBCASE("a tun named clat-dev that clatd did not create is refused, with its ifindex") {
+        host.observed.links[3] = Link{3, "clat", "tun", true, false, 1500};
+        auto result = make_plan(host.input());
+        REQUIRE_FALSE(result.ok());
+        CHECK(result.error().message ==
+              "clat-dev clat (ifindex 3) exists and clatd did not create it: not taking over "
+              "another's device; delete it or set clat-dev to another name");
+    }
+    SUBCASE("the tun clatd created (journalled) is kept and not made again") {
+        host.applied.push_back(op::CreateTun{"clat"});
         host.observed.links[3] = Link{3, "clat", "tun", true, false, 1500};
         auto plan = host.plan();
         CHECK(count<op::CreateTun>(plan) == 0);
