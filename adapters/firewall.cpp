@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -26,6 +27,10 @@ bool rule_is_missing(const std::string& output) {
 /// Interface names go into the tool's command language: refuse anything that could end a
 /// quoted word or the argument (the kernel allows almost any byte in a name).
 Status validate(const op::FirewallRule& rule) {
+    for (const char c : rule.mark) {
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+            return make_error("invalid firewall mark '" + rule.mark + "'");
+    }
     for (const std::string* dev : {&rule.clat_dev, &rule.plat_dev}) {
         if (dev->empty() || dev->size() > 15)
             return make_error("invalid interface name '" + *dev + "'");
@@ -47,7 +52,7 @@ std::vector<std::string> ip6tables_command(const std::string& tool, const char* 
             "-s",        d.source.to_string(),
             "-d",        d.destination.to_string(),
             "-m",        "comment",
-            "--comment", kComment,
+            "--comment", d.comment,
             "-j",        "ACCEPT"};
 }
 
@@ -119,8 +124,9 @@ std::string tool_of(const op::FirewallRule& rule) {
 
 std::array<Direction, 2> directions(const op::FirewallRule& rule) {
     const Ipv6Prefix clat = Ipv6Prefix::make(rule.clat_v6, 128);
-    return {Direction{rule.clat_dev, rule.plat_dev, clat, rule.plat_prefix},
-            Direction{rule.plat_dev, rule.clat_dev, rule.plat_prefix, clat}};
+    const std::string comment = rule.mark.empty() ? "clatd" : "clatd-" + rule.mark;
+    return {Direction{rule.clat_dev, rule.plat_dev, clat, rule.plat_prefix, comment},
+            Direction{rule.plat_dev, rule.clat_dev, rule.plat_prefix, clat, comment}};
 }
 
 Result<ToolRun> run_tool(const std::vector<std::string>& argv) {

@@ -1,8 +1,10 @@
 #pragma once
 /// Accept rules that let CLAT traffic through a host firewall whose forward policy drops:
 /// from the CLAT IPv6 address to the PLAT prefix (clat_dev -> plat_dev) and back. Each rule
-/// carries the comment "clatd" and is found again from the FirewallRule value alone, so that
-/// an undo journal replayed after a crash can remove what an earlier instance added.
+/// carries the comment "clatd-<mark>" (the instance's mark, journalled with the rule) and is
+/// found again from the FirewallRule value alone, so that an undo journal replayed after a
+/// crash removes what the earlier instance added, and nothing else: not a user's rule that
+/// matches the same traffic, not another instance's, not one that merely says "clatd".
 ///
 /// nftables: an accept verdict ends evaluation only in its own base chain; every other base
 /// chain on the forward hook still runs and may drop. So the rules go into each forward base

@@ -12,15 +12,14 @@
 
 namespace clat::firewall {
 
-/// The comment that marks our rules.
-inline constexpr const char* kComment = "clatd";
-
-/// One direction of CLAT traffic: in on in_dev, out on out_dev, source to destination.
+/// One direction of CLAT traffic: in on in_dev, out on out_dev, source to destination, in a
+/// rule carrying comment.
 struct Direction {
     std::string in_dev;
     std::string out_dev;
     Ipv6Prefix source;
     Ipv6Prefix destination;
+    std::string comment;
     bool operator==(const Direction&) const = default;
 };
 

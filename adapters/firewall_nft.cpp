@@ -127,8 +127,8 @@ bool is_ipv6_family(const std::string& family) {
     return family == "ip6" || family == "inet";
 }
 
-/// Whether a listed rule is ours for direction d: accept, comment "clatd", and exactly d's
-/// devices and addresses (compared as values, not as text).
+/// Whether a listed rule is ours for direction d: accept, d's comment (with this instance's
+/// mark), and exactly d's devices and addresses (compared as values, not as text).
 bool is_rule_for(const std::string& text, const Direction& d) {
     const auto w = words(text);
     const auto value_after = [&](const std::string& a, const std::string& b) {
@@ -143,7 +143,7 @@ bool is_rule_for(const std::string& text, const Direction& d) {
     const auto oif = after(w, "oifname");
     const auto saddr = value_after("ip6", "saddr");
     const auto daddr = value_after("ip6", "daddr");
-    if (!comment || unquote(*comment) != kComment || !iif || !oif || !saddr || !daddr)
+    if (!comment || unquote(*comment) != d.comment || !iif || !oif || !saddr || !daddr)
         return false;
     bool accepts = false;
     for (const auto& word : w)
@@ -182,7 +182,7 @@ std::vector<std::string> insert_command(const std::string& tool, const NftChain&
             d.destination.to_string(),
             "accept",
             "comment",
-            std::string("\"") + kComment + "\""};
+            "\"" + d.comment + "\""};
 }
 
 }  // namespace

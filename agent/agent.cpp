@@ -53,7 +53,8 @@ Agent::Agent(boost::asio::io_context& io, AgentPorts ports, Config config, UndoJ
       config_(std::move(config)),
       options_(std::move(options)),
       executor_(ports.kernel, std::move(journal)),
-      random_(std::random_device{}()) {
+      random_(std::random_device{}()),
+      firewall_mark_(fmt::format("{:016x}", random_())) {
     auto sink = [this, alive = alive_](Event event) {
         if (*alive)
             post(std::move(event));

@@ -135,6 +135,9 @@ class Agent {
     Machine machine_;
     Snapshot snapshot_;
     std::mt19937_64 random_;
+    /// Marks this instance's firewall rules (16 hex digits, random per start): teardown and a
+    /// journal replay remove the rules with this mark only.
+    std::string firewall_mark_;
     /// The configuration script-up last ran with: script-down runs with it, so that a reload
     /// (a new clat-dev, say) tears down what was made, not what the new file names.
     std::optional<Config> scripted_config_;

@@ -143,7 +143,8 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
                     target.binding.plat_dev,
                     *snapshot.sysctls,
                     *snapshot.firewall,
-                    applied};
+                    applied,
+                    firewall_mark_};
     auto plan = make_plan(input);
     // Firewall rules cannot be observed: one the firewall adapter found in place (or had no
     // drop chain for) is not ours and counts as done, instead of a firewall listing on every

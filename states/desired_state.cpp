@@ -108,6 +108,7 @@ std::optional<op::FirewallRule> firewall_rule(const PlanInput& in) {
     rule.plat_dev = in.plat_dev;
     rule.clat_v6 = in.clat_v6;
     rule.plat_prefix = in.plat_prefix;
+    rule.mark = in.firewall_mark;
     return rule;
 }
 

@@ -67,6 +67,8 @@ struct PlanInput {
     /// ip6tables-enable, else detection by the firewall adapter).
     std::optional<op::FirewallBackend> firewall;
     const Plan& applied;
+    /// This instance's mark for its firewall rules (op::FirewallRule::mark).
+    std::string firewall_mark;
 };
 
 /// The desired kernel objects. Routes carry oif 0: devices are named (clat_dev).

@@ -321,6 +321,7 @@ void rule_fields(C& c, R& r) {
         c.req("plat-dev", r.plat_dev);
         c.req("clat-v6", r.clat_v6);
         c.req("plat-prefix", r.plat_prefix);
+        c.dflt("mark", r.mark, "");
     }
 }
 

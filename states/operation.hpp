@@ -126,6 +126,10 @@ struct FirewallRule {
     std::string plat_dev;
     Ipv6Address clat_v6;
     Ipv6Prefix plat_prefix;
+    /// The instance's own mark: the rules carry the comment "clatd-<mark>", so that removal
+    /// takes exactly the rules this journal added, never a user's rule that looks the same
+    /// (or says "clatd"). Empty only in journals of older builds (comment "clatd").
+    std::string mark;
     bool operator==(const FirewallRule&) const = default;
 };
 struct AddFirewallAccept {

@@ -122,6 +122,55 @@ TEST_CASE("nft: only the rules of this value are removed, and vanished ones are 
     CHECK(snapshot() == before);
 }
 
+op::FirewallRule marked(op::FirewallBackend backend, const std::string& tool, const char* mark) {
+    auto r = rule(backend, tool);
+    r.mark = mark;
+    return r;
+}
+
+TEST_CASE("nft: removal takes only this instance's marked rules, never a look-alike") {
+    CleanFirewallsAfter clean;
+    sh("nft add table inet filter");
+    sh("nft add chain inet filter forward '{ type filter hook forward priority 0; policy drop; }'");
+    // A user's own rule for the same traffic, even with the comment "clatd".
+    sh("nft add rule inet filter forward iifname fwclat oifname fwplat ip6 saddr 2001:db8:a::2 "
+       "ip6 daddr 2001:db8:64::/96 accept comment '\"clatd\"'");
+    const std::string before = snapshot();
+    const auto mine = marked(op::FirewallBackend::kNftables, "nft", "00000000000000aa");
+    const auto theirs = marked(op::FirewallBackend::kNftables, "nft", "00000000000000bb");
+    CHECK(apply_ok(op::AddFirewallAccept{mine}) == kApplied);  // the look-alike is not ours
+    CHECK(apply_ok(op::AddFirewallAccept{theirs}) == kApplied);
+    const auto forward = sh("nft list chain inet filter forward");
+    CHECK(count(forward, "accept comment \"clatd-00000000000000aa\"") == 2);
+    CHECK(count(forward, "accept comment \"clatd-00000000000000bb\"") == 2);
+    CHECK(apply_ok(op::RemoveFirewallAccept{mine}) == kApplied);
+    const auto left = sh("nft list chain inet filter forward");
+    CHECK(count(left, "clatd-00000000000000aa") == 0);
+    CHECK(count(left, "clatd-00000000000000bb") == 2);
+    CHECK(count(left, "accept comment \"clatd\"") == 1);
+    CHECK(apply_ok(op::RemoveFirewallAccept{theirs}) == kApplied);
+    CHECK(snapshot() == before);
+}
+
+TEST_CASE("ip6tables: removal takes only this instance's marked rules, never a look-alike") {
+    CleanFirewallsAfter clean;
+    for (const std::string tool : {"ip6tables", "ip6tables-legacy"}) {
+        CAPTURE(tool);
+        sh(tool + " -P FORWARD DROP");
+        sh(tool +
+           " -A FORWARD -i fwclat -o fwplat -s 2001:db8:a::2 -d 2001:db8:64::/96 "
+           "-m comment --comment clatd -j ACCEPT");
+        const std::string before_tool = sh(tool + " -S");
+        const auto mine = marked(op::FirewallBackend::kIp6tables, tool, "00000000000000cc");
+        CHECK(apply_ok(op::AddFirewallAccept{mine}) == kApplied);
+        CHECK(count(sh(tool + " -S FORWARD"), "--comment clatd-00000000000000cc -j ACCEPT") == 2);
+        CHECK(apply_ok(op::RemoveFirewallAccept{mine}) == kApplied);
+        CHECK(apply_ok(op::RemoveFirewallAccept{mine}) == kAlreadyInPlace);
+        CHECK(sh(tool + " -S") == before_tool);  // the user's "clatd" rule is still there
+        sh(tool + " -P FORWARD ACCEPT && " + tool + " -F FORWARD");
+    }
+}
+
 TEST_CASE("nft: without a dropping forward chain there is nothing to do") {
     CleanFirewallsAfter clean;
     sh("nft add table inet filter");

@@ -65,7 +65,8 @@ op::FirewallRule firewall_rule(op::FirewallBackend backend, std::string tool) {
                             .clat_dev = "clat",
                             .plat_dev = "eth0",
                             .clat_v6 = v6("2001:db8::c1a7"),
-                            .plat_prefix = p6("64:ff9b::/96")};
+                            .plat_prefix = p6("64:ff9b::/96"),
+                            .mark = "0123456789abcdef"};
 }
 
 // Device names the kernel accepts may hold almost any byte but '/', ':' and whitespace; the
@@ -129,7 +130,15 @@ TEST_CASE("the text form is the documented one-line key=value form") {
     CHECK(to_string(CreateTun{""}) == "create-tun dev=\"\"");
     CHECK(to_string(AddFirewallAccept{firewall_rule(FirewallBackend::kNftables, "nft")}) ==
           "add-firewall-accept backend=nftables tool=nft clat-dev=clat plat-dev=eth0 "
-          "clat-v6=2001:db8::c1a7 plat-prefix=64:ff9b::/96");
+          "clat-v6=2001:db8::c1a7 plat-prefix=64:ff9b::/96 mark=0123456789abcdef");
+    // A journal line of an older build has no mark: it still parses, with the mark empty.
+    auto legacy = parse_operation(
+        "remove-firewall-accept backend=nftables tool=nft clat-dev=clat plat-dev=eth0 "
+        "clat-v6=2001:db8::c1a7 plat-prefix=64:ff9b::/96");
+    REQUIRE(legacy.ok());
+    auto expected = firewall_rule(FirewallBackend::kNftables, "nft");
+    expected.mark.clear();
+    CHECK(*legacy == Operation{RemoveFirewallAccept{expected}});
 }
 
 TEST_CASE("every operation kind survives a round trip through its text") {

@@ -63,7 +63,8 @@ struct Host {
     }
 
     PlanInput input() const {
-        return PlanInput{config, observed, plat, clat_v6, plat_dev, sysctls, firewall, applied};
+        return PlanInput{config,  observed, plat,    clat_v6, plat_dev,
+                         sysctls, firewall, applied, "5eed"};
     }
     Plan plan() const {
         auto result = make_plan(input());
@@ -171,8 +172,8 @@ RouteV4 foreign_default(int oif, const char* gateway, std::uint32_t metric) {
 
 op::FirewallRule nft_rule(const char* clat_v6, const char* plat_dev = "eth0") {
     return op::FirewallRule{
-        op::FirewallBackend::kNftables,        "nft", "clat", plat_dev, v6(clat_v6),
-        *Ipv6Prefix::parse("2001:db8:64::/96")};
+        op::FirewallBackend::kNftables,         "nft", "clat", plat_dev, v6(clat_v6),
+        *Ipv6Prefix::parse("2001:db8:64::/96"), "5eed"};
 }
 
 op::SetSysctl sysctl(const std::string& path, const char* value) {
