@@ -21,6 +21,11 @@ namespace asio = boost::asio;
 
 namespace {
 
+/// " suppressed=N" for a log line that a LineBudget let pass after suppressing N.
+std::string suppressed_note(std::uint64_t n) {
+    return n == 0 ? std::string() : " suppressed=" + std::to_string(n);
+}
+
 constexpr std::uint32_t kPrimaryOwner = 1;  // RequestName replies (D-Bus specification)
 constexpr std::uint32_t kAlreadyOwner = 4;
 
@@ -320,13 +325,19 @@ void DbusService::finish_call(PendingCall& pending, sd_bus_message* credentials)
         r = sd_bus_reply_method_errorf(pending.call, SD_BUS_ERROR_ACCESS_DENIED,
                                        "Access denied: %s", caller.error().message.c_str());
     } else if (!may_control(*caller, admin_gid())) {
-        spdlog::warn("dbus refused method={} uid={}", member, caller->uid.value_or(~0U));
+        // A permissive bus policy lets anyone call: a flood of refused calls must not become
+        // a flood of log lines.
+        if (const auto v = refused_log_.take(LineBudget::Clock::now()); v.pass)
+            spdlog::warn("dbus refused method={} uid={}{}", member, caller->uid.value_or(~0U),
+                         suppressed_note(v.suppressed));
         r = sd_bus_reply_method_errorf(
             pending.call, SD_BUS_ERROR_ACCESS_DENIED,
             "Access denied: only root%s%s%s may call %s()", admin_group_ ? " or members of '" : "",
             admin_group_ ? admin_group_->c_str() : "", admin_group_ ? "'" : "", member);
     } else {
-        spdlog::info("dbus call method={} uid={}", member, caller->uid.value_or(~0U));
+        if (const auto v = call_log_.take(LineBudget::Clock::now()); v.pass)
+            spdlog::info("dbus call method={} uid={}{}", member, caller->uid.value_or(~0U),
+                         suppressed_note(v.suppressed));
         r = run_method(pending.call, pending.method);
     }
     if (r < 0)

@@ -17,6 +17,7 @@
 
 #include "agent/asio.hpp"
 #include "dbus/status.hpp"
+#include "states/line_budget.hpp"
 #include "states/result.hpp"
 
 namespace clat::dbus {
@@ -112,6 +113,9 @@ class DbusService {
     bool running_ = false;
     bool has_name_ = false;
     bool warned_ = false;
+    /// Log budgets for method calls: 20 lines at once, then 1 a second, each kind apart.
+    LineBudget refused_log_{20, 1.0};
+    LineBudget call_log_{20, 1.0};
     std::shared_ptr<DbusService*> self_;
 };
 

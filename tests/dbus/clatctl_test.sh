@@ -206,6 +206,24 @@ echo "plat-prefix 2001:db8:64::/96" >"$tmp/agent.conf"
 expect 4 "reload as nobody, refused by the agent" "${as_nobody[@]}" "$clatctl" reload
 grep_err "only root or members of 'users'"
 expect 0 "reload as a member of the admin group" "${as_nobody_admin[@]}" "$clatctl" reload
+# A flood of refused calls (the open policy lets nobody through to the agent) is not a flood
+# of log lines: 20 at once, then 1 a second, and the next line says how many were left out.
+before=$(grep -c "dbus refused" "$tmp/agent.log")
+flood_start=$SECONDS
+"${as_nobody[@]}" bash -c 'for _ in $(seq 300); do
+    dbus-send --system --print-reply --dest=net.clatd /net/clatd net.clatd.Agent1.Reload
+done >/dev/null 2>&1'
+sleep 1.2
+"${as_nobody[@]}" dbus-send --system --print-reply --dest=net.clatd /net/clatd \
+    net.clatd.Agent1.Reload >/dev/null 2>&1
+logged=$(($(grep -c "dbus refused" "$tmp/agent.log") - before))
+most=$((20 + SECONDS - flood_start + 2))  # the burst, then 1 a second (SECONDS: whole seconds)
+if [ "$logged" -le "$most" ] && [ "$logged" -ge 2 ]; then
+    pass "301 refused calls in $((SECONDS - flood_start)) s, $logged log lines"
+else fail "301 refused calls gave $logged log lines (want 2..$most)"; fi
+if grep "dbus refused" "$tmp/agent.log" | tail -1 | grep -Eq "suppressed=[0-9]+$"; then
+    pass "the suppressed count is logged: $(grep "dbus refused" "$tmp/agent.log" | tail -1 | grep -Eo 'suppressed=[0-9]+')"
+else fail "no suppressed count: $(grep "dbus refused" "$tmp/agent.log" | tail -1)"; fi
 expect 0 "reload as root" "$clatctl" reload
 
 # --- Gone: the agent, then the bus.

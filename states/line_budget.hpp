@@ -1,0 +1,58 @@
+#pragma once
+/// A budget for repeated log lines (SPEC §10: repeated lines are rate-limited): a token bucket
+/// that lets `burst` lines pass at once and then `per_second` lines a second. A line that does
+/// not pass is counted, and the count goes with the next line that passes, so that the log
+/// says how many were left out. Pure: the caller passes the time.
+
+#include <chrono>
+#include <cstdint>
+
+namespace clat {
+
+class LineBudget {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    LineBudget(int burst, double per_second) : burst_(burst), per_second_(per_second) {}
+
+    struct Verdict {
+        bool pass = false;
+        /// With pass: how many lines were suppressed since the last one that passed.
+        std::uint64_t suppressed = 0;
+    };
+
+    /// Whether a line at `now` may be written.
+    Verdict take(Clock::time_point now) {
+        if (!started_) {
+            started_ = true;
+            tokens_ = burst_;
+        } else {
+            const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
+            tokens_ = tokens_ + elapsed * per_second_;
+            if (tokens_ > burst_)
+                tokens_ = burst_;
+        }
+        refilled_at_ = now;
+        if (tokens_ < 1) {
+            ++suppressed_;
+            return {};
+        }
+        tokens_ -= 1;
+        const std::uint64_t suppressed = suppressed_;
+        suppressed_ = 0;
+        return {true, suppressed};
+    }
+
+    /// Lines suppressed and not yet reported.
+    std::uint64_t pending() const { return suppressed_; }
+
+  private:
+    int burst_;
+    double per_second_;
+    bool started_ = false;
+    double tokens_ = 0;
+    Clock::time_point refilled_at_{};
+    std::uint64_t suppressed_ = 0;
+};
+
+}  // namespace clat
