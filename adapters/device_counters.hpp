@@ -1,5 +1,6 @@
 #pragma once
-/// A network device's packet and byte counters, from sysfs of the caller's network namespace.
+/// A network device's packet and byte counters, from /proc/net/dev of the caller's network
+/// namespace.
 
 #include <string>
 

@@ -12,6 +12,8 @@
 #      together -> both put back at once;
 #   t. the tun device deleted while Running -> made again, TAYGA moved onto it, IPv4 works, the
 #      log stays small;
+#   s. TAYGA stopped (SIGSTOP: alive, translating nothing) -> found by the watchdog's probes,
+#      killed and restarted within 15 s, IPv4 works, the log says it hung;
 #   c. reload to clat-dev=clat2 and back -> each time the old device and all on it removed, the
 #      new one provisioned, IPv4 works;
 #   d. renumbering (tb_renumber 2001:db8:2::/64) -> new CLAT address in the new prefix, IPv4
@@ -195,6 +197,25 @@ check_tun_deleted() {
     tb_check "t: $lines log lines since the deletion (< 200)" test "$lines" -lt 200
 }
 
+# s. A hung TAYGA (SIGSTOP) is not "Running": the watchdog finds that nothing is read from the
+# tun and its echo probes to tayga-v4-addr go unanswered, kills it, and it is restarted.
+check_tayga_hung() {
+    local pid old mark
+    pid=$(tb_clatd_pid)
+    old=$(tb_translator_pid)
+    mark=$(tb_clatd_mark)
+    tb_check "s: TAYGA $old stopped" kill -STOP "$old"
+    tb_check "s: a new TAYGA within 15 s" tb_wait_for \
+        "new=\$(tb_translator_pid) && [ -n \"\$new\" ] && [ \"\$new\" != $old ]" 15
+    tb_check "s: the stopped one is gone" tb_wait_for "! tb_alive $old" 5
+    tb_check "s: log: hung, killed" tb_clatd_log_has \
+        "tayga pid=$old hung: nothing read from clat and 3 echo probes to 192.0.0.2 unanswered" \
+        "$mark"
+    tb_check_ipv4 "s (restarted)" 15
+    tb_check_status s state Running
+    tb_check "s: same clatd" tb_alive "$pid"
+}
+
 # c. reload to another clat-dev and back: a full re-provisioning each time (the old device and
 # everything on it removed, the new one made with the address and routes), IPv4 works on each,
 # the same clatd.
@@ -233,6 +254,7 @@ scenarios() {
     check_uplink
     check_drift
     check_tun_deleted
+    check_tayga_hung
     check_reload_device
     check_renumbering
     TB_SNAPSHOT_FILTER=tb_without_slaac tb_clatd_stop_check "stop (SLAAC changes aside)" "$s0"
