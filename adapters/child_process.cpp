@@ -321,7 +321,8 @@ void ChildProcess::on_reaped(ChildExit exit) {
     // The leader died of the SIGTERM, but a member of its group may not have: a script's
     // background job that ignores SIGTERM and SIGHUP (the pty hangs up when the session leader
     // exits) would run on under the undo that follows. The group keeps the leader's number
-    // while any member lives, so the kernel cannot have given it to another process yet.
+    // while any member lives, so no other process can hold it then; with none left this is
+    // ESRCH (a new group by that number would need the pid space to wrap within this instant).
     if (stopping_ && !flooded_)
         ::kill(-pid, SIGKILL);
     exit.flooded = flooded_;
