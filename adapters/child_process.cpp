@@ -214,6 +214,7 @@ Result<pid_t> ChildProcess::start(const SpawnOptions& options, LineHandler on_li
     window_lines_ = 0;
     suppressed_ = 0;
     flooded_ = false;
+    stopping_ = false;
     output_.assign(pty->master);
     read_output();
     reaper_.watch(pid, [this, alive = alive_](ChildExit exit) {
@@ -229,6 +230,7 @@ void ChildProcess::stop(std::chrono::milliseconds grace) {
     // The child leads its own process group (setsid): signal the group, so that a script's
     // own children end with it.
     ::kill(-pid_, SIGTERM);
+    stopping_ = true;
     const pid_t pid = pid_;
     kill_timer_.expires_after(grace);
     kill_timer_.async_wait([this, pid, alive = alive_](const boost::system::error_code& ec) {
@@ -315,7 +317,14 @@ void ChildProcess::report_suppressed() {
 }
 
 void ChildProcess::on_reaped(ChildExit exit) {
-    pid_ = -1;
+    const pid_t pid = std::exchange(pid_, -1);
+    // The leader died of the SIGTERM, but a member of its group may not have: a script's
+    // background job that ignores SIGTERM and SIGHUP (the pty hangs up when the session leader
+    // exits) would run on under the undo that follows. The group keeps the leader's number
+    // while any member lives, so no other process can hold it then; with none left this is
+    // ESRCH (a new group by that number would need the pid space to wrap within this instant).
+    if (stopping_ && !flooded_)
+        ::kill(-pid, SIGKILL);
     exit.flooded = flooded_;
     kill_timer_.cancel();
     if (on_exit_) {

@@ -87,7 +87,9 @@ class ChildProcess {
     /// Starts the child. Fails (and nothing runs) when it cannot be executed, with the
     /// reason from execve. on_exit is called once, from the loop, when the child is reaped.
     Result<pid_t> start(const SpawnOptions& options, LineHandler on_line, ExitHandler on_exit);
-    /// SIGTERM now, SIGKILL after grace if it is still there. on_exit still reports the end.
+    /// SIGTERM to the child's process group now, SIGKILL to it after grace if the child is
+    /// still there. When the child ends first, whatever is left of its group is SIGKILLed at
+    /// once, before on_exit reports the end: a stopped script leaves nothing running.
     void stop(std::chrono::milliseconds grace);
     bool running() const { return pid_ > 0; }
     pid_t pid() const { return pid_; }
@@ -116,6 +118,7 @@ class ChildProcess {
     int window_lines_ = 0;
     std::uint64_t suppressed_ = 0;
     bool flooded_ = false;
+    bool stopping_ = false;  ///< stop() was called for this child
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

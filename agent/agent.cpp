@@ -32,6 +32,7 @@ MachineSettings machine_settings(const Config& c) {
     s.plat_prefix = c.plat_prefix;
     s.plat_fallback_prefix = c.plat_fallback_prefix;
     s.tayga_restart_delay_ms = c.tayga_restart_delay_ms;
+    s.script_timeout_ms = static_cast<std::int64_t>(c.script_timeout) * 1000;
     s.binding = BindingSettings{c.clat_dev, c.plat_dev, c.clat_v6_addr, c.dad_enable};
     return s;
 }

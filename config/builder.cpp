@@ -205,6 +205,20 @@ Status set_metrics_interval(Config& c, std::string_view v) {
     return Ok{};
 }
 
+// At most a day, as metrics-interval: a longer script is a hung one.
+constexpr std::uint32_t kMaxScriptTimeout = 86'400;
+
+Status set_script_timeout(Config& c, std::string_view v) {
+    auto r = parse_uint(v);
+    if (!r)
+        return r.error();
+    if (*r > kMaxScriptTimeout)
+        return make_error("'" + std::string(v) + "' is out of range (0 to " +
+                          std::to_string(kMaxScriptTimeout) + " seconds, 0: no limit)");
+    c.script_timeout = *r;
+    return Ok{};
+}
+
 Status add_tayga_extra(Config& c, std::string_view v) {
     c.tayga_extra.emplace_back(v);
     return Ok{};
@@ -216,6 +230,7 @@ constexpr std::array kKeys{
     KeyDef{"debug", set_uint<&Config::debug, kMaxVerbosity>, reset<&Config::debug>},
     KeyDef{"script-up", set_script<&Config::script_up>, reset<&Config::script_up>},
     KeyDef{"script-down", set_script<&Config::script_down>, reset<&Config::script_down>},
+    KeyDef{"script-timeout", set_script_timeout, reset<&Config::script_timeout>},
     KeyDef{"clat-dev", set_ifname<&Config::clat_dev>, reset<&Config::clat_dev>},
     KeyDef{"clat-v4-addr", set_host_ipv4<&Config::clat_v4_addr>, reset<&Config::clat_v4_addr>},
     KeyDef{"clat-v6-addr", set_clat_v6_addr, reset<&Config::clat_v6_addr>},

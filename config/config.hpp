@@ -27,6 +27,9 @@ struct Config {
     int debug = 0;
     std::string script_up;
     std::string script_down;
+    /// Seconds script-up or script-down may run before its process group is killed; 0: no
+    /// limit. The default leaves room for the rest of a stop inside the unit's TimeoutStopSec.
+    std::uint32_t script_timeout = 30;
     std::string clat_dev = "clat";
     Ipv4Address clat_v4_addr{{192, 0, 0, 1}};
     ClatV6Mode clat_v6_addr = ClatV6Derived{};

@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"debug", std::to_string(c.debug)},
         {"script-up", c.script_up},
         {"script-down", c.script_down},
+        {"script-timeout", std::to_string(c.script_timeout)},
         {"clat-dev", c.clat_dev},
         {"clat-v4-addr", c.clat_v4_addr.to_string()},
         {"clat-v6-addr", clat_v6_text(c.clat_v6_addr)},

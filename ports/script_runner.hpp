@@ -19,7 +19,9 @@ class ScriptRunnerPort {
     /// success at once.
     virtual void run(ScriptKind kind, const std::string& command,
                      const std::vector<std::string>& environment) = 0;
-    /// Kills the running script, if any.
+    /// Kills the running script, if any, with its process group (SIGTERM, SIGKILL after a
+    /// grace; what outlives the shell at once); its ScriptFinished follows once the shell has
+    /// been reaped.
     virtual void cancel() = 0;
 };
 

@@ -38,6 +38,7 @@ Config without_known(Config c) {
     c.v4_conncheck_delay = defaults.v4_conncheck_delay;
     c.script_up = defaults.script_up;
     c.script_down = defaults.script_down;
+    c.script_timeout = defaults.script_timeout;
     c.tayga_restart_delay_ms = defaults.tayga_restart_delay_ms;
     c.dbus_admin_group = defaults.dbus_admin_group;
     c.metrics_file = defaults.metrics_file;
@@ -91,7 +92,8 @@ ConfigDiff diff_config(const Config& a, const Config& b) {
     d.probe_v4 = a.v4_conncheck_enable != b.v4_conncheck_enable ||
                  a.v4_conncheck_delay != b.v4_conncheck_delay ||
                  a.v4_defaultroute_replace != b.v4_defaultroute_replace;
-    d.scripts = a.script_up != b.script_up || a.script_down != b.script_down;
+    d.scripts = a.script_up != b.script_up || a.script_down != b.script_down ||
+                a.script_timeout != b.script_timeout;
     d.supervision = a.tayga_restart_delay_ms != b.tayga_restart_delay_ms;
     d.bus = a.dbus_admin_group != b.dbus_admin_group;
     d.proxy_poll = a.proxynd_enable != b.proxynd_enable;

@@ -16,7 +16,7 @@ struct ConfigDiff {
     bool device = false;
     bool data_path = false;    ///< cmd-tayga, tayga-conffile, tayga-v4-addr, tayga-extra
     bool probe_v4 = false;     ///< v4-conncheck-enable, v4-conncheck-delay
-    bool scripts = false;      ///< script-up, script-down
+    bool scripts = false;      ///< script-up, script-down, script-timeout
     bool supervision = false;  ///< tayga-restart-delay
     bool bus = false;          ///< dbus-admin-group
     bool proxy_poll = false;   ///< proxynd-enable (the agent polls proxy entries)

@@ -25,6 +25,8 @@ std::string_view to_string(Timer timer) {
             return "dad-timeout";
         case Timer::ReconcileRetry:
             return "reconcile-retry";
+        case Timer::ScriptTimeout:
+            return "script-timeout";
     }
     return "unknown";
 }

@@ -22,6 +22,7 @@ enum class Timer {
     TranslatorRestart,  ///< Running: back-off before restarting the data path
     DadTimeout,         ///< a DAD probe that never concludes
     ReconcileRetry,     ///< Running: back-off after a failed reconcile
+    ScriptTimeout,      ///< script-up or script-down runs longer than script-timeout
 };
 
 std::string_view to_string(Timer timer);

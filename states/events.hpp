@@ -85,13 +85,13 @@ struct PlanFailed {
     std::string error;
     bool operator==(const PlanFailed&) const = default;
 };
-/// effect::RunScript finished: the script exited, was killed at its timeout, or could not
-/// be started.
+/// effect::RunScript finished: the script exited, was killed (effect::CancelScript, at its
+/// script-timeout or on a stop), or could not be started. The machine knows why it killed it.
 struct ScriptFinished {
     static constexpr std::string_view kName = "ScriptFinished";
     ScriptKind kind = ScriptKind::Up;
     bool success = true;
-    std::string detail;  ///< "exited with status 2", "timed out after 30 s"
+    std::string detail;  ///< "exited with status 2", "killed by signal 15 (Terminated)"
     bool operator==(const ScriptFinished&) const = default;
 };
 /// The data path runs (effect::StartDataPath or ReplaceDataPath). `run` identifies this run

@@ -15,6 +15,23 @@ Transition ignore(const State& state) {
     return Transition{state, {}, {}};
 }
 
+std::vector<Effect> run_script(ScriptKind kind, const ClatTarget& target,
+                               const MachineFacts& facts) {
+    std::vector<Effect> effects{effect::RunScript{kind, target}};
+    if (facts.settings.script_timeout_ms > 0)
+        effects.emplace_back(
+            effect::StartTimer{Timer::ScriptTimeout, facts.settings.script_timeout_ms});
+    return effects;
+}
+
+std::string timed_out_text(std::int64_t timeout_ms) {
+    return "timed out after " + duration_text(timeout_ms);
+}
+
+std::string script_failure(const event::ScriptFinished& e, const std::string& killed) {
+    return "script-" + std::string(to_string(e.kind)) + " " + (killed.empty() ? e.detail : killed);
+}
+
 std::string stop_cause(const event::StopRequested& stop) {
     return stop.origin.empty() ? "stop requested" : "stop requested (" + stop.origin + ")";
 }
@@ -37,6 +54,8 @@ std::vector<Timer> running_timers(const State& state) {
             return {Timer::ProvisionRetry};
         if (p->step == state::Provision::Step::ProbingDad)
             return {Timer::DadTimeout};
+        if (p->step == state::Provision::Step::ScriptUp)
+            return {Timer::ScriptTimeout};
         return {};
     }
     std::vector<Timer> timers;
@@ -126,39 +145,66 @@ Transition resume(const state::Teardown& teardown, const MachineFacts& facts) {
     return enter_after_uplink(facts, "teardown done, uplink usable");
 }
 
-Transition teardown_step(state::Teardown next, state::Teardown::Step step, Effect effect,
-                         std::string cause) {
+Transition teardown_step(state::Teardown next, state::Teardown::Step step,
+                         std::vector<Effect> effects, std::string cause) {
     next.step = step;
-    return Transition{std::move(next), {std::move(effect)}, std::move(cause)};
+    return Transition{std::move(next), std::move(effects), std::move(cause)};
+}
+
+/// A stop request while tearing down. The first one makes the teardown end in an exit; a
+/// repeated one (the operator insists) kills a running script-down at once, as its timeout
+/// would, so that the teardown goes on to undo everything and exit.
+Transition teardown_stop(const state::Teardown& teardown, const event::StopRequested& e) {
+    state::Teardown next = teardown;
+    if (!teardown.exit_after) {
+        next.exit_after = true;
+        return Transition{next, {}, "stop requested during teardown"};
+    }
+    if (teardown.step != state::Teardown::Step::ScriptDown || !teardown.script_killed.empty())
+        return ignore(teardown);  // idempotent: the teardown already running suffices
+    next.script_killed = "killed by a second stop request";
+    return notable(Transition{next,
+                              {effect::CancelTimer{Timer::ScriptTimeout}, effect::CancelScript{}},
+                              stop_cause(e) + " again, killing script-down"});
 }
 
 Transition on_teardown(const state::Teardown& teardown, const Event& event,
                        const MachineFacts& facts) {
     using Step = state::Teardown::Step;
-    if (std::holds_alternative<event::StopRequested>(event)) {
-        if (teardown.exit_after)
-            return ignore(teardown);  // idempotent: the teardown already running suffices
-        state::Teardown next = teardown;
-        next.exit_after = true;
-        return Transition{next, {}, "stop requested during teardown"};
-    }
+    if (const auto* e = std::get_if<event::StopRequested>(&event))
+        return teardown_stop(teardown, *e);
     if (std::holds_alternative<event::DataPathStopped>(event) &&
         teardown.step == Step::StoppingDataPath) {
-        if (teardown.target)
-            return teardown_step(teardown, Step::ScriptDown,
-                                 effect::RunScript{ScriptKind::Down, *teardown.target},
+        if (teardown.target) {
+            state::Teardown next = teardown;
+            next.script_timeout_ms = facts.settings.script_timeout_ms;
+            return teardown_step(next, Step::ScriptDown,
+                                 run_script(ScriptKind::Down, *teardown.target, facts),
                                  "data path stopped, running script-down");
-        return teardown_step(teardown, Step::Undoing, effect::UndoAll{},
+        }
+        return teardown_step(teardown, Step::Undoing, {effect::UndoAll{}},
                              "data path stopped, undoing");
+    }
+    if (const auto* e = std::get_if<event::TimerExpired>(&event);
+        e && e->timer == Timer::ScriptTimeout && teardown.step == Step::ScriptDown &&
+        teardown.script_killed.empty()) {
+        state::Teardown next = teardown;
+        next.script_killed = timed_out_text(teardown.script_timeout_ms);
+        return notable(Transition{
+            next, {effect::CancelScript{}}, "script-down " + next.script_killed + ", killing it"});
     }
     if (const auto* e = std::get_if<event::ScriptFinished>(&event);
         e && e->kind == ScriptKind::Down && teardown.step == Step::ScriptDown) {
         state::Teardown next = teardown;
-        if (!e->success && !next.error)
-            next.error = "script-down " + e->detail;
-        return teardown_step(
-            next, Step::Undoing, effect::UndoAll{},
-            e->success ? "script-down done, undoing" : "script-down " + e->detail + ", undoing");
+        next.script_killed.clear();
+        // Judged by how it ended: a script that exited 0 just as it was being killed did
+        // its work.
+        const std::string failure = e->success ? "" : script_failure(*e, teardown.script_killed);
+        if (!failure.empty() && !next.error)
+            next.error = failure;
+        return teardown_step(next, Step::Undoing,
+                             {effect::CancelTimer{Timer::ScriptTimeout}, effect::UndoAll{}},
+                             e->success ? "script-down done, undoing" : failure + ", undoing");
     }
     if (const auto* e = std::get_if<event::Undone>(&event); e && teardown.step == Step::Undoing) {
         const auto error = teardown.error ? teardown.error : e->error;
@@ -225,7 +271,10 @@ Transition begin_teardown(const State& from, bool exit_after, bool rediscover, s
     std::vector<Effect> effects;
     for (Timer timer : running_timers(from))
         effects.emplace_back(effect::CancelTimer{timer});
-    state::Teardown next{exit_after, rediscover, cause, Step::Undoing, std::nullopt, std::nullopt};
+    state::Teardown next;
+    next.exit_after = exit_after;
+    next.rediscover = rediscover;
+    next.cause = cause;
     bool data_path = false;
     if (const auto* active = std::get_if<state::Active>(&from)) {
         if (active->discovering)

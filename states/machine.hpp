@@ -44,6 +44,9 @@ struct MachineSettings {
     std::optional<Ipv6Prefix> plat_fallback_prefix;
     /// `tayga-restart-delay`: the data path's first restart delay, the supervision's time base.
     std::int64_t tayga_restart_delay_ms = kRestartInitialDelayMs;
+    /// `script-timeout`: how long script-up or script-down may run before it is killed; 0:
+    /// no limit.
+    std::int64_t script_timeout_ms = 30'000;
     BindingSettings binding;
 
     /// The translator supervision policy scaled to tayga_restart_delay_ms.
@@ -101,6 +104,9 @@ struct Provision {
     int failures = 0;  ///< failed attempts in a row
     std::int64_t retry_at_ms = 0;
     std::string last_error;
+    std::int64_t script_timeout_ms = 0;  ///< ScriptUp: the script-timeout it was started with
+    /// ScriptUp: why clatd is killing the script ("timed out after 30 s"); empty: it is not.
+    std::string script_killed;
     bool in_flight() const { return step != Step::RetryWait; }
     bool operator==(const Provision&) const = default;
 };
@@ -155,8 +161,12 @@ struct Teardown {
     bool rediscover = false;  ///< resume at DiscoverPLAT (the PLAT prefix was lost)
     std::string cause;
     Step step = Step::Undoing;
-    std::optional<ClatTarget> target;  ///< set: script-down runs for it after the data path
-    std::optional<std::string> error;  ///< the first failure so far
+    std::optional<ClatTarget> target;    ///< set: script-down runs for it after the data path
+    std::optional<std::string> error;    ///< the first failure so far
+    std::int64_t script_timeout_ms = 0;  ///< ScriptDown: the script-timeout it was started with
+    /// ScriptDown: why clatd is killing the script ("timed out after 30 s", a second stop
+    /// request); empty: it is not.
+    std::string script_killed;
     bool operator==(const Teardown&) const = default;
 };
 /// Terminal: Exit was requested.

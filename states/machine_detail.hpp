@@ -59,6 +59,16 @@ Transition on_phase_event(const state::Active& active, const Event& event,
 Transition revive(const state::Active& active, const state::Failed& failed, const PlatChoice& plat,
                   std::string cause);
 
+/// Runs script-up or script-down for target, under script-timeout (no timer when it is 0).
+std::vector<Effect> run_script(ScriptKind kind, const ClatTarget& target,
+                               const MachineFacts& facts);
+/// Why a script started with this script-timeout is killed when it expires: "timed out after
+/// 30 s". Its ScriptFinished still follows, once it has gone.
+std::string timed_out_text(std::int64_t timeout_ms);
+/// The failure of a script that ended: "script-down timed out after 30 s" when clatd killed it
+/// (`killed` says why), else "script-down exited with status 2".
+std::string script_failure(const event::ScriptFinished& e, const std::string& killed);
+
 /// The line for a PREF64 edge no state handled (machine.cpp).
 Transition note_pref64(Transition t, const Event& event, const MachineFacts& facts);
 

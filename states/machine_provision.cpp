@@ -154,6 +154,13 @@ Transition on_provision(const state::Active& active, const state::Provision& p, 
                                     "DAD did not finish on " + p.binding->plat_dev + " within " +
                                         duration_text(kDadTimeoutMs),
                                     facts);
+        if (e->timer == Timer::ScriptTimeout && p.step == PStep::ScriptUp &&
+            p.script_killed.empty()) {
+            state::Provision next = p;
+            next.script_killed = timed_out_text(p.script_timeout_ms);
+            return notable(with_phase(active, next, {effect::CancelScript{}},
+                                      "script-up " + next.script_killed + ", killing it"));
+        }
         if (e->timer == Timer::ProvisionRetry && p.step == PStep::RetryWait &&
             facts.now_ms >= p.retry_at_ms) {
             state::Provision next = p;
@@ -167,24 +174,32 @@ Transition on_provision(const state::Active& active, const state::Provision& p, 
     if (std::holds_alternative<event::PlanApplied>(event) && p.step == PStep::Applying) {
         state::Provision next = p;
         next.step = PStep::ScriptUp;
+        next.script_timeout_ms = facts.settings.script_timeout_ms;
         return with_phase(active, next,
-                          {effect::RunScript{ScriptKind::Up, ClatTarget{p.plat, *p.binding}}},
+                          run_script(ScriptKind::Up, ClatTarget{p.plat, *p.binding}, facts),
                           "kernel state applied");
     }
     if (const auto* e = std::get_if<event::PlanFailed>(&event); e && p.step == PStep::Applying)
         return provision_failed(active, p, {}, e->error, facts);
     if (const auto* e = std::get_if<event::ScriptFinished>(&event);
         e && e->kind == ScriptKind::Up && p.step == PStep::ScriptUp) {
-        if (!e->success)
-            return provision_failed(active, p, {effect::UndoAll{}}, "script-up " + e->detail,
-                                    facts);
+        // Undone only now that the script has gone (also when it was killed at its timeout):
+        // a script still running could re-add what the undo removes.
+        if (!e->success) {
+            state::Provision failed = p;
+            failed.script_killed.clear();
+            return provision_failed(active, failed,
+                                    {effect::CancelTimer{Timer::ScriptTimeout}, effect::UndoAll{}},
+                                    script_failure(*e, p.script_killed), facts);
+        }
         state::Running running;
         running.device_index = clat_device_index(facts);
         running.plat = p.plat;
         running.binding = *p.binding;
         running.mapping = mapping_of(ClatTarget{p.plat, *p.binding});
         running.dad = p.dad;
-        std::vector<Effect> effects{effect::StartDataPath{running.mapping}};
+        std::vector<Effect> effects{effect::CancelTimer{Timer::ScriptTimeout},
+                                    effect::StartDataPath{running.mapping}};
         Transition t = with_phase(active, running, std::move(effects), "converged");
         if (!p.dirty)
             return t;

@@ -79,10 +79,11 @@ expect_same_success perl yaml
 for line in quiet=1 clat-dev=clat0 clat-v6-addr=shared proxynd-enable=no ctmark=0xc1a7 \
     dns64-servers=2001:db8::53,192.0.2.53 plat-prefix=2001:db8:64::/96 forwarding-enable=no \
     v4-defaultroute-metric=2048 v4-defaultroute-advmss=1360 'script-up=echo up on $clat_dev: ok=1' \
-    'tayga-extra=wkpf-strict no' 'tayga-extra=offlink-mtu 1400' route-table=0xc1a7; do
+    'tayga-extra=wkpf-strict no' 'tayga-extra=offlink-mtu 1400' route-table=0xc1a7 \
+    script-timeout=30; do
     expect_line perl "$line"
 done
-[ "$(wc -l <"$dir/perl.out")" = 37 ] || fail "perl: expected 37 lines, got $(wc -l <"$dir/perl.out")"
+[ "$(wc -l <"$dir/perl.out")" = 38 ] || fail "perl: expected 38 lines, got $(wc -l <"$dir/perl.out")"
 
 overrides=(-q -d clat-dev=cli0 ctmark=0 tayga-extra=a 'tayga-extra=b c' plat-prefix=)
 run perl_cli --check-config -c "$dir/perl.conf" "${overrides[@]}"
@@ -116,6 +117,7 @@ expect_error() {
 printf '%s\n' '- clat-dev' '- clat0' >"$dir/list.yaml"
 printf '%s\n' 'clat-dev=clat0' 'v4-defaultroute-metric=abc' >"$dir/badint.conf"
 printf '%s\n' 'clat-dev: clat0' 'plat-prefix: 2001:db8::/33' >"$dir/badprefix.yaml"
+printf '%s\n' 'script-down=logger down' 'script-timeout=1m' >"$dir/badtimeout.conf"
 mkdir "$dir/adir"
 
 expect_error unknown_key "clatd: command line: unknown key 'foo'" --check-config -c "$dir/empty.conf" foo=1
@@ -124,6 +126,11 @@ expect_error cli_int "clatd: command line: key 'v4-defaultroute-metric': 'abc' i
     --check-config -c "$dir/empty.conf" v4-defaultroute-metric=abc
 expect_error file_int "clatd: $dir/badint.conf:2: key 'v4-defaultroute-metric': 'abc' is not an integer" \
     --check-config -c "$dir/badint.conf"
+expect_error file_timeout "clatd: $dir/badtimeout.conf:2: key 'script-timeout': '1m' is not an integer" \
+    --check-config -c "$dir/badtimeout.conf"
+expect_error cli_timeout \
+    "clatd: command line: key 'script-timeout': '90000' is out of range (0 to 86400 seconds, 0: no limit)" \
+    --check-config -c "$dir/empty.conf" script-timeout=90000
 expect_error cli_prefix \
     "clatd: command line: key 'plat-prefix': 2001:db8::/33 is not an RFC 6052 prefix length (32, 40, 48, 56, 64 or 96)" \
     --check-config -c "$dir/empty.conf" plat-prefix=2001:db8::/33

@@ -386,4 +386,52 @@ TEST_CASE("agent: stop requested in every phase leaves the host as it was") {
     CHECK(host(bed) == before);
 }
 
+TEST_CASE("agent: script-timeout kills a hung script-up and a hung script-down") {
+    AgentBed bed([](Config& c) {
+        c.script_up = "up.sh";
+        c.script_down = "down.sh";
+        c.script_timeout = 5;
+    });
+    const HostState before = host(bed);
+    bed.scripts.hold = true;
+    bed.start();
+    bed.discover();
+    auto probe = bed.last_probe();
+    REQUIRE(probe);
+    bed.dad_outcome(*probe, true);
+    REQUIRE(bed.scripts.runs == std::vector<std::string>{"up up.sh"});
+    bed.timers.advance(4'999);
+    bed.settle();
+    CHECK(bed.scripts.cancels == 0);
+    bed.timers.advance(1);
+    bed.settle();
+    CHECK(bed.scripts.cancels == 1);
+    CHECK(bed.state() == "Provision");
+    bed.scripts.finish(false, "killed by signal 15 (Terminated)");
+    bed.settle();
+    CHECK(bed.agent->machine().status().reason ==
+          "provisioning failed: script-up timed out after 5 s; retrying in 1 s");
+    CHECK(host(bed) == before);  // undone, no TAYGA
+
+    bed.timers.advance(1'000);
+    bed.settle();
+    REQUIRE(bed.scripts.runs.size() == 2);
+    bed.scripts.finish(true, "exited with status 0");
+    bed.settle();
+    REQUIRE(bed.state() == "Running");
+    CHECK_FALSE(bed.timers.armed(Timer::ScriptTimeout));
+
+    bed.agent->stop("SIGTERM");
+    bed.settle();
+    REQUIRE(bed.scripts.runs.back() == "down down.sh");
+    bed.timers.advance(5'000);
+    bed.settle();
+    CHECK(bed.scripts.cancels == 2);
+    bed.scripts.finish(false, "killed by signal 15 (Terminated)");
+    bed.settle();
+    CHECK(bed.state() == "Stopped");
+    CHECK(bed.agent->exit_code() == 1);
+    CHECK(host(bed) == before);
+}
+
 }  // namespace clat::test

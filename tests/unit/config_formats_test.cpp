@@ -23,6 +23,7 @@ quiet=1
 debug = 2
 script-up=echo `date -Ins`: clatd started on $clat_dev | tee -a /tmp/clatd.log
 script-down  =  logger -t clatd down
+script-timeout=0x0a
 clat-dev=clat0
 clat-v4-addr=192.0.0.5
 clat-v6-addr=2001:db8:1::c1a7
@@ -63,6 +64,7 @@ quiet: 1
 debug: 2
 script-up: "echo `date -Ins`: clatd started on $clat_dev | tee -a /tmp/clatd.log"
 script-down: logger -t clatd down
+script-timeout: 0x0a
 clat-dev: clat0
 clat-v4-addr: 192.0.0.5
 clat-v6-addr: 2001:db8:1::c1a7

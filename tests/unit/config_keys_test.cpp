@@ -67,6 +67,7 @@ TEST_CASE("the defaults are Perl clatd's") {
     CHECK(c.tayga_restart_delay_ms == 1000);
     CHECK_FALSE(c.metrics_file);
     CHECK(c.metrics_interval == 15);
+    CHECK(c.script_timeout == 30);
 }
 
 TEST_CASE("every key sets its field") {
@@ -117,6 +118,8 @@ TEST_CASE("every key sets its field") {
          [](auto& c) { return c.tayga_v4_addr.to_string() == "192.0.0.3"; }},
         {"v4-conncheck-enable=0", [](const Config& c) { return !c.v4_conncheck_enable; }},
         {"v4-conncheck-delay=0", [](const Config& c) { return c.v4_conncheck_delay == 0; }},
+        {"script-timeout=0", [](const Config& c) { return c.script_timeout == 0; }},
+        {"script-timeout=86400", [](const Config& c) { return c.script_timeout == 86'400; }},
         {"v4-defaultroute-enable=off", [](const Config& c) { return !c.v4_defaultroute_enable; }},
         {"v4-defaultroute-replace=on", [](const Config& c) { return c.v4_defaultroute_replace; }},
         {"v4-defaultroute-metric=0x10", [](auto& c) { return c.v4_defaultroute_metric == 16; }},
@@ -235,6 +238,17 @@ TEST_CASE("bad values name the file, line and key") {
           "test.conf:1: key 'metrics-interval': '86401' is out of range (1 to 86400 seconds)");
     CHECK(parse_error("metrics-interval=1.5") ==
           "test.conf:1: key 'metrics-interval': '1.5' is not an integer");
+    CHECK(parse_error("script-timeout=86401") ==
+          "test.conf:1: key 'script-timeout': '86401' is out of range (0 to 86400 seconds, 0: "
+          "no limit)");
+    CHECK(parse_error("script-up=x\nscript-timeout=1e3") ==
+          "test.conf:2: key 'script-timeout': '1e3' is not an integer");
+    CHECK(parse_error("script-timeout=-1") ==
+          "test.conf:1: key 'script-timeout': '-1' is not an integer");
+    CHECK(parse_error("script-timeout=2.5") ==
+          "test.conf:1: key 'script-timeout': '2.5' is not an integer");
+    CHECK(parse_error("script-timeout=30s") ==
+          "test.conf:1: key 'script-timeout': '30s' is not an integer");
 }
 
 TEST_CASE("a bad value is an error even when a later setting overrides it") {
@@ -272,20 +286,22 @@ TEST_CASE("effective settings list every key in order and read back to the same 
     REQUIRE(defaults.size() == key_names().size());
     for (std::size_t i = 0; i < defaults.size(); ++i)
         CHECK(defaults[i].first == key_names()[i]);
-    CHECK(defaults[6] == std::pair<std::string, std::string>{"clat-v6-addr", "derived"});
-    CHECK(defaults[13] == std::pair<std::string, std::string>{"ip6tables-enable", ""});
-    CHECK(defaults[26] == std::pair<std::string, std::string>{"v4-defaultroute-advmss", "1220"});
-    CHECK(defaults[27] == std::pair<std::string, std::string>{"route-table", "0xc1a7"});
-    CHECK(defaults[28] == std::pair<std::string, std::string>{"ctmark", "0"});
-    CHECK(defaults[32] == std::pair<std::string, std::string>{"tayga-restart-delay", "1"});
-    CHECK(defaults[33] == std::pair<std::string, std::string>{"metrics-file", ""});
-    CHECK(defaults[34] == std::pair<std::string, std::string>{"metrics-interval", "15"});
+    CHECK(defaults[4] == std::pair<std::string, std::string>{"script-timeout", "30"});
+    CHECK(defaults[7] == std::pair<std::string, std::string>{"clat-v6-addr", "derived"});
+    CHECK(defaults[14] == std::pair<std::string, std::string>{"ip6tables-enable", ""});
+    CHECK(defaults[27] == std::pair<std::string, std::string>{"v4-defaultroute-advmss", "1220"});
+    CHECK(defaults[28] == std::pair<std::string, std::string>{"route-table", "0xc1a7"});
+    CHECK(defaults[29] == std::pair<std::string, std::string>{"ctmark", "0"});
+    CHECK(defaults[33] == std::pair<std::string, std::string>{"tayga-restart-delay", "1"});
+    CHECK(defaults[34] == std::pair<std::string, std::string>{"metrics-file", ""});
+    CHECK(defaults[35] == std::pair<std::string, std::string>{"metrics-interval", "15"});
 
     const Config custom = parse_ok(
         "clat-v6-addr=shared\ndns64-servers=2001:db8::53,192.0.2.53\n"
         "plat-prefix=2001:db8:64::/96\ntayga-extra=a b\ntayga-extra=c\n"
         "ip6tables-enable=no\nv4-defaultroute-mtu=0\nscript-up=echo a=b\n"
-        "tayga-restart-delay=0.125\nmetrics-file=/run/m/clatd.prom\nmetrics-interval=5\n");
+        "tayga-restart-delay=0.125\nmetrics-file=/run/m/clatd.prom\nmetrics-interval=5\n"
+        "script-timeout=0\n");
     const auto settings = effective_settings(custom);
     CHECK(settings.size() == key_names().size() + 1);
     std::string text;

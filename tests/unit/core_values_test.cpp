@@ -168,6 +168,7 @@ TEST_CASE("diff_config: every key lands in its consumer's group") {
         {"v4-defaultroute-replace", [](Config& c) { c.v4_defaultroute_replace = true; },
          "clat,probe-v4"},
         {"script-up", [](Config& c) { c.script_up = "/bin/true"; }, "scripts"},
+        {"script-timeout", [](Config& c) { c.script_timeout = 5; }, "scripts"},
         {"tayga-restart-delay", [](Config& c) { c.tayga_restart_delay_ms = 50; }, "supervision"},
         {"dbus-admin-group", [](Config& c) { c.dbus_admin_group = "netdev"; }, "bus"},
         {"proxynd-enable", [](Config& c) { c.proxynd_enable = false; }, "clat,proxy-poll"},

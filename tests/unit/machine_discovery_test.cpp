@@ -84,9 +84,10 @@ TEST_CASE("PREF64 is preferred over DNS64, also when it arrives later") {
     CHECK(t.cause == "pref64 prefix=2001:db8:6464::/64 lifetime=1800s, reconcile once provisioned");
     CHECK(w.status().plat == pref64_plat());
     t = w.send(event::PlanApplied{6});  // the plan in flight, for DNS64's prefix
-    CHECK(text(t.effects) == "run-script kind=up " + target_text(pref64_plat()));
+    CHECK(text(t.effects) == run_script_text(ScriptKind::Up, target_text(pref64_plat())));
     t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
-    CHECK(text(t.effects) == start_dp_text(pref64_plat()) + "; " + apply_text(pref64_plat()));
+    CHECK(text(t.effects) == std::string(kScriptTimerOff) + "; " + start_dp_text(pref64_plat()) +
+                                 "; " + apply_text(pref64_plat()));
     w.send(event::PlanApplied{2});
 
     // PREF64 withdrawn: back to DNS64 without leaving Running.

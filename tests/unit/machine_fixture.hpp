@@ -45,6 +45,13 @@ inline std::string target_text(const PlatChoice& plat = dns64_plat()) {
 inline std::string apply_text(const PlatChoice& plat = dns64_plat()) {
     return "apply-plan " + target_text(plat);
 }
+/// The timer every script runs under (script-timeout's default), and its cancellation.
+inline const char* const kScriptTimer = "start-timer timer=script-timeout delay=30 s";
+inline const char* const kScriptTimerOff = "cancel-timer timer=script-timeout";
+/// "run-script kind=up TARGET; start-timer timer=script-timeout delay=30 s".
+inline std::string run_script_text(ScriptKind kind, const std::string& target) {
+    return "run-script kind=" + std::string(to_string(kind)) + " " + target + "; " + kScriptTimer;
+}
 inline std::string start_dp_text(const PlatChoice& plat = dns64_plat()) {
     return "start-data-path " + mapping_of(target(plat)).to_string();
 }
@@ -76,6 +83,8 @@ inline state::Provision provision_at(state::Provision::Step step) {
     p.step = step;
     if (step != state::Provision::Step::Resolving)
         p.binding = static_binding();
+    if (step == state::Provision::Step::ScriptUp)
+        p.script_timeout_ms = MachineSettings{}.script_timeout_ms;
     if (step == state::Provision::Step::RetryWait) {
         p.binding.reset();
         p.failures = 1;
@@ -107,6 +116,8 @@ inline state::Teardown teardown_at(state::Teardown::Step step, bool exit_after =
     t.step = step;
     if (step != state::Teardown::Step::Undoing)
         t.target = target();
+    if (step == state::Teardown::Step::ScriptDown)
+        t.script_timeout_ms = MachineSettings{}.script_timeout_ms;
     return t;
 }
 

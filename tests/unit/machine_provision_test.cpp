@@ -62,7 +62,7 @@ TEST_CASE("derived address: route lookup, DAD, plan, script-up, data path") {
     w.remove_address(address);  // EndDadProbe
 
     t = w.send(event::PlanApplied{6});
-    CHECK(text(t.effects) == "run-script kind=up " + derived_target(address).to_string());
+    CHECK(text(t.effects) == run_script_text(ScriptKind::Up, derived_target(address).to_string()));
     t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
     CHECK(w.name() == "Running");
     CHECK(w.status().binding == derived_target(address).binding);
@@ -193,7 +193,8 @@ TEST_CASE("provisioning failures back off and retry, saying why") {
 TEST_CASE("a failed script-up undoes what was applied and retries") {
     World w(active_with(provision_at(state::Provision::Step::ScriptUp)));
     Transition t = w.send(event::ScriptFinished{ScriptKind::Up, false, "exited with status 2"});
-    CHECK(text(t.effects) == "undo-all; start-timer timer=provision-retry delay=1 s");
+    CHECK(text(t.effects) ==
+          std::string(kScriptTimerOff) + "; undo-all; start-timer timer=provision-retry delay=1 s");
     CHECK(w.status().reason ==
           "provisioning failed: script-up exited with status 2; retrying "
           "in 1 s");
@@ -201,6 +202,51 @@ TEST_CASE("a failed script-up undoes what was applied and retries") {
     w.at(1'000);
     t = w.send(event::TimerExpired{Timer::ProvisionRetry});
     CHECK(text(t.effects) == apply_text());
+}
+
+TEST_CASE("a script-up that outlives script-timeout is killed, then the provisioning fails") {
+    World w(active_with(provision_at(state::Provision::Step::Applying)));
+    w.facts.settings.script_timeout_ms = 5'000;
+    Transition t = w.send(event::PlanApplied{3});
+    CHECK(text(t.effects) ==
+          "run-script kind=up " + target_text() + "; start-timer timer=script-timeout delay=5 s");
+    w.facts.settings.script_timeout_ms = 9'000;  // a reload meanwhile: the next script's limit
+    t = w.send(event::TimerExpired{Timer::ScriptTimeout});
+    CHECK(text(t.effects) == "cancel-script");
+    CHECK(t.cause == "script-up timed out after 5 s, killing it");
+    CHECK(t.notable);
+    CHECK(w.name() == "Provision");
+    CHECK(w.send(event::TimerExpired{Timer::ScriptTimeout}).ignored());  // killed once
+    // Undone only once the script has gone: it could re-add what the undo removes.
+    t = w.send(event::ScriptFinished{ScriptKind::Up, false, "killed by signal 15 (Terminated)"});
+    CHECK(text(t.effects) ==
+          "cancel-timer timer=script-timeout; undo-all; start-timer timer=provision-retry "
+          "delay=1 s");
+    CHECK(w.status().reason ==
+          "provisioning failed: script-up timed out after 5 s; retrying in 1 s");
+    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+    CHECK(w.provision()->script_killed.empty());
+    w.at(1'000);
+    t = w.send(event::TimerExpired{Timer::ProvisionRetry});
+    CHECK(text(t.effects) == apply_text());
+    t = w.send(event::PlanApplied{3});
+    CHECK(text(t.effects) ==
+          "run-script kind=up " + target_text() + "; start-timer timer=script-timeout delay=9 s");
+}
+
+TEST_CASE("a script-up that exits 0 just as it times out has done its work") {
+    World w(active_with(provision_at(state::Provision::Step::ScriptUp)));
+    w.send(event::TimerExpired{Timer::ScriptTimeout});
+    const Transition t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+    CHECK(text(t.effects) == "cancel-timer timer=script-timeout; " + start_dp_text());
+    CHECK(w.name() == "Running");
+}
+
+TEST_CASE("script-timeout=0: script-up runs without a timer") {
+    World w(active_with(provision_at(state::Provision::Step::Applying)));
+    w.facts.settings.script_timeout_ms = 0;
+    const Transition t = w.send(event::PlanApplied{3});
+    CHECK(text(t.effects) == "run-script kind=up " + target_text());
 }
 
 TEST_CASE("changes during provisioning are reconciled once provisioned") {
@@ -214,7 +260,8 @@ TEST_CASE("changes during provisioning are reconciled once provisioned") {
         if (step == state::Provision::Step::Applying)
             w.send(event::PlanApplied{2});
         t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
-        CHECK(text(t.effects) == start_dp_text() + "; " + apply_text());
+        CHECK(text(t.effects) ==
+              std::string(kScriptTimerOff) + "; " + start_dp_text() + "; " + apply_text());
         CHECK(w.running_state()->reconcile.step == state::Reconcile::Step::Applying);
     }
 }

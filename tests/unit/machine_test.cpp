@@ -58,7 +58,8 @@ TEST_CASE("shared events from every state and step: uplink lost, native IPv4, st
     const std::string retry = "cancel-timer timer=provision-retry; " + undo;
     const std::string restart = "cancel-timer timer=translator-restart; " + stop_dp;
     const std::string rec = "cancel-timer timer=reconcile-retry; " + stop_dp;
-    const std::string script = "stop-discovery; cancel-script; undo-all";
+    const std::string script =
+        std::string(kScriptTimerOff) + "; stop-discovery; cancel-script; undo-all";
     const Row rows[] = {
         {"Idle", "uplink-lost", "Idle", ""},
         {"Idle", "native-v4", "Idle", ""},
@@ -152,7 +153,7 @@ TEST_CASE("reload by group of keys, from every state and step") {
         {"DiscoverPLAT", "reload-device", "DiscoverPLAT", ""},
         {"Provision resolving", "reload-device", "Teardown", "stop-discovery; undo-all"},
         {"Provision script-up", "reload-device", "Teardown",
-         "stop-discovery; cancel-script; undo-all"},
+         std::string(kScriptTimerOff) + "; stop-discovery; cancel-script; undo-all"},
         {"Running", "reload-device", "Teardown", "stop-discovery; stop-data-path"},
         {"Running restart wait", "reload-device", "Teardown",
          "cancel-timer timer=translator-restart; stop-discovery; stop-data-path"},
@@ -187,10 +188,10 @@ TEST_CASE("teardown steps: stop the data path, script-down, undo; then start ove
         REQUIRE(w.name() == "Teardown");
         CHECK(w.send(event::Undone{}).ignored());  // not before its step
         Transition t = w.send(event::DataPathStopped{});
-        CHECK(text(t.effects) == "run-script kind=down " + target_text());
+        CHECK(text(t.effects) == run_script_text(ScriptKind::Down, target_text()));
         CHECK(w.send(event::ScriptFinished{ScriptKind::Up, true, ""}).ignored());
         t = w.send(event::ScriptFinished{ScriptKind::Down, true, ""});
-        CHECK(text(t.effects) == "undo-all");
+        CHECK(text(t.effects) == std::string(kScriptTimerOff) + "; undo-all");
         const Transition done = w.send(event::Undone{});
         CHECK(w.name() == c.after_done);
         CHECK(publishes(done));
@@ -249,10 +250,80 @@ TEST_CASE("a teardown that could not undo everything, or whose script-down faile
 
     World s(teardown_at(state::Teardown::Step::ScriptDown, true));
     t = s.send(event::ScriptFinished{ScriptKind::Down, false, "exited with status 3"});
-    CHECK(text(t.effects) == "undo-all");  // undone all the same
+    CHECK(text(t.effects) == std::string(kScriptTimerOff) + "; undo-all");  // undone all the same
     t = s.send(event::Undone{});
     CHECK(text(t.effects) == "exit code=1");
     CHECK(t.cause == "teardown done with error: script-down exited with status 3");
+}
+
+TEST_CASE("a script-down that outlives script-timeout is killed; the teardown undoes all, exits") {
+    World w(active_with(running()));
+    w.facts.settings.script_timeout_ms = 7'000;
+    w.send(event::StopRequested{"SIGTERM"});
+    Transition t = w.send(event::DataPathStopped{});
+    CHECK(text(t.effects) ==
+          "run-script kind=down " + target_text() + "; start-timer timer=script-timeout delay=7 s");
+    t = w.send(event::TimerExpired{Timer::ScriptTimeout});
+    CHECK(text(t.effects) == "cancel-script");
+    CHECK(t.cause == "script-down timed out after 7 s, killing it");
+    CHECK(t.notable);
+    CHECK(w.send(event::TimerExpired{Timer::ScriptTimeout}).ignored());
+    CHECK(w.send(event::Undone{}).ignored());  // nothing is undone under a live script
+    t = w.send(event::ScriptFinished{ScriptKind::Down, false, "killed by signal 15 (Terminated)"});
+    CHECK(text(t.effects) == "cancel-timer timer=script-timeout; undo-all");
+    CHECK(t.cause == "script-down timed out after 7 s, undoing");
+    t = w.send(event::Undone{});
+    CHECK(w.name() == "Stopped");
+    // A script-down that did not finish is a teardown that failed, as one that exits 3.
+    CHECK(text(t.effects) == "exit code=1");
+    CHECK(t.cause == "teardown done with error: script-down timed out after 7 s");
+}
+
+TEST_CASE("a teardown that starts over kills a timed-out script-down too, then starts over") {
+    auto [event, facts] = shared_event("uplink-lost");
+    World w(active_with(running()));
+    w.facts = facts;
+    w.send(event);
+    w.send(event::DataPathStopped{});
+    Transition t = w.send(event::TimerExpired{Timer::ScriptTimeout});
+    CHECK(text(t.effects) == "cancel-script");
+    CHECK(t.cause == "script-down timed out after 30 s, killing it");
+    w.send(event::ScriptFinished{ScriptKind::Down, false, "killed by signal 9 (Killed)"});
+    t = w.send(event::Undone{});
+    CHECK(w.name() == "Idle");
+    CHECK(text(t.effects).empty());  // no exit: the uplink may come back
+}
+
+TEST_CASE("a second stop request kills a running script-down at once") {
+    World w(active_with(running()));
+    w.send(event::StopRequested{"SIGTERM"});
+    w.send(event::DataPathStopped{});
+    Transition t = w.send(event::StopRequested{"SIGTERM"});
+    CHECK(text(t.effects) == "cancel-timer timer=script-timeout; cancel-script");
+    CHECK(t.cause == "stop requested (SIGTERM) again, killing script-down");
+    CHECK(w.send(event::StopRequested{"SIGINT"}).ignored());  // being killed already
+    CHECK(w.send(event::TimerExpired{Timer::ScriptTimeout}).ignored());
+    t = w.send(event::ScriptFinished{ScriptKind::Down, false, "killed by signal 15 (Terminated)"});
+    CHECK(text(t.effects) == "cancel-timer timer=script-timeout; undo-all");
+    t = w.send(event::Undone{});
+    CHECK(text(t.effects) == "exit code=1");
+    CHECK(t.cause == "teardown done with error: script-down killed by a second stop request");
+}
+
+TEST_CASE("a stop during a teardown that would start over only makes it exit") {
+    for (auto step : {state::Teardown::Step::StoppingDataPath, state::Teardown::Step::ScriptDown,
+                      state::Teardown::Step::Undoing}) {
+        CAPTURE(static_cast<int>(step));
+        World w(teardown_at(step, false));
+        Transition t = w.send(event::StopRequested{"SIGTERM"});
+        CHECK(text(t.effects).empty());
+        CHECK(t.cause == "stop requested during teardown");
+        // Again: script-down is killed, other steps have nothing to hurry.
+        t = w.send(event::StopRequested{"SIGTERM"});
+        CHECK(text(t.effects) == (step == state::Teardown::Step::ScriptDown
+                                      ? "cancel-timer timer=script-timeout; cancel-script"
+                                      : ""));
+    }
 }
 
 TEST_CASE("happy path Idle -> ProbeV4 -> DiscoverPLAT -> Provision -> Running, fake clock") {
@@ -290,11 +361,11 @@ TEST_CASE("happy path Idle -> ProbeV4 -> DiscoverPLAT -> Provision -> Running, f
 
     t = w.send(event::PlanApplied{6});
     CHECK(w.name() == "Provision");
-    CHECK(text(t.effects) == "run-script kind=up " + target_text());
+    CHECK(text(t.effects) == run_script_text(ScriptKind::Up, target_text()));
     t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
     CHECK(w.name() == "Running");
     CHECK(t.cause == "converged");
-    CHECK(text(t.effects) == start_dp_text());
+    CHECK(text(t.effects) == std::string(kScriptTimerOff) + "; " + start_dp_text());
     CHECK(w.status().reason == "starting translator");
 
     w.at(11'300);
