@@ -209,10 +209,9 @@ Result<pid_t> ChildProcess::start(const SpawnOptions& options, LineHandler on_li
     on_exit_ = std::move(on_exit);
     pending_.clear();
     limit_ = options.output_limit;
-    tokens_ = limit_.burst;
-    refilled_at_ = window_start_ = std::chrono::steady_clock::now();
+    budget_ = LineBudget(limit_.burst, limit_.per_second);
+    window_start_ = std::chrono::steady_clock::now();
     window_lines_ = 0;
-    suppressed_ = 0;
     flooded_ = false;
     stopping_ = false;
     output_.assign(pty->master);
@@ -280,7 +279,6 @@ void ChildProcess::deliver_lines(bool flush) {
 }
 
 void ChildProcess::emit(const std::string& line) {
-    using std::chrono::duration;
     const auto now = std::chrono::steady_clock::now();
     if (now - window_start_ >= limit_.flood_window) {
         window_start_ = now;
@@ -295,23 +293,25 @@ void ChildProcess::emit(const std::string& line) {
                      std::to_string(pid_) + ")");
         ::kill(-pid_, SIGKILL);
     }
-    tokens_ = std::min<double>(
-        limit_.burst, tokens_ + duration<double>(now - refilled_at_).count() * limit_.per_second);
-    refilled_at_ = now;
-    if (flooded_ || tokens_ < 1) {
-        ++suppressed_;
+    if (flooded_) {
+        budget_.skip();
         return;
     }
-    tokens_ -= 1;
-    report_suppressed();
+    const auto verdict = budget_.take(now);
+    if (!verdict.pass)
+        return;
+    report_suppressed(verdict.suppressed);
     if (on_line_)
         on_line_(line);
 }
 
 void ChildProcess::report_suppressed() {
-    if (suppressed_ == 0)
+    report_suppressed(budget_.take_pending());
+}
+
+void ChildProcess::report_suppressed(std::uint64_t n) {
+    if (n == 0)
         return;
-    const std::uint64_t n = std::exchange(suppressed_, 0);
     if (on_line_)
         on_line_("(" + std::to_string(n) + (n == 1 ? " line" : " lines") + " suppressed)");
 }

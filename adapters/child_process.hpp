@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/asio.hpp"
+#include "states/line_budget.hpp"
 #include "states/result.hpp"
 
 namespace clat {
@@ -99,7 +100,9 @@ class ChildProcess {
     void deliver_lines(bool flush);
     /// Passes one line through the output limit to on_line_.
     void emit(const std::string& line);
+    /// Writes "(N lines suppressed)" for what the budget left out (nothing when none was).
     void report_suppressed();
+    void report_suppressed(std::uint64_t n);
     void on_reaped(ChildExit exit);
 
     ChildReaper& reaper_;
@@ -112,11 +115,9 @@ class ChildProcess {
     LineHandler on_line_;
     ExitHandler on_exit_;
     OutputLimit limit_;
-    double tokens_ = 0;
-    std::chrono::steady_clock::time_point refilled_at_;
+    LineBudget budget_{50, 10};
     std::chrono::steady_clock::time_point window_start_;
     int window_lines_ = 0;
-    std::uint64_t suppressed_ = 0;
     bool flooded_ = false;
     bool stopping_ = false;  ///< stop() was called for this child
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

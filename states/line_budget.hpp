@@ -1,5 +1,6 @@
 #pragma once
-/// A budget for repeated log lines (SPEC §10: repeated lines are rate-limited): a token bucket
+/// A budget for repeated log lines (SPEC §10: repeated lines are rate-limited; D-Bus calls, a
+/// child's output): a token bucket
 /// that lets `burst` lines pass at once and then `per_second` lines a second. A line that does
 /// not pass is counted, and the count goes with the next line that passes, so that the log
 /// says how many were left out. Pure: the caller passes the time.
@@ -43,8 +44,16 @@ class LineBudget {
         return {true, suppressed};
     }
 
+    /// Counts a line that is left out whatever the budget (the writer is being silenced).
+    void skip() { ++suppressed_; }
     /// Lines suppressed and not yet reported.
     std::uint64_t pending() const { return suppressed_; }
+    /// Hands over the count of suppressed lines (to report them without a line that passes).
+    std::uint64_t take_pending() {
+        const std::uint64_t n = suppressed_;
+        suppressed_ = 0;
+        return n;
+    }
 
   private:
     int burst_;

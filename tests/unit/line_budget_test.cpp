@@ -38,5 +38,19 @@ TEST_CASE("line budget: a quiet spell refills the burst, never beyond it") {
     CHECK_FALSE(budget.take(later).pass);
 }
 
+TEST_CASE("line budget: skipped lines use no token and are handed over once") {
+    LineBudget budget(1, 1.0);
+    budget.skip();
+    budget.skip();
+    CHECK(budget.pending() == 2);
+    const auto first = budget.take(t0);  // the token is still there: skip() took none
+    CHECK(first.pass);
+    CHECK(first.suppressed == 2);
+    CHECK_FALSE(budget.take(t0).pass);
+    CHECK(budget.take_pending() == 1);
+    CHECK(budget.take_pending() == 0);
+    CHECK(budget.take(t0 + 2s).suppressed == 0);
+}
+
 }  // namespace
 }  // namespace clat::test
