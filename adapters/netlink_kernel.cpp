@@ -53,4 +53,11 @@ Result<std::string> NetlinkKernel::read_sysctl(const std::string& path) {
     return sysctl::read(path);
 }
 
+Result<std::vector<std::uint8_t>> NetlinkKernel::save_route(const op::RemoveForeignRouteV4& op) {
+    auto saved = kernel_ops::save_route(*socket_, op);
+    if (!saved)
+        return make_error("save route for " + to_string(op) + ": " + saved.error().message);
+    return saved;
+}
+
 }  // namespace clat

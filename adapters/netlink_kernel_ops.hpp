@@ -2,7 +2,9 @@
 /// Internal to the kernel adapter: one function per rtnetlink operation. Each returns the
 /// kernel's reason on error; NetlinkKernel::apply prefixes it with the operation.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "adapters/netlink_kernel_request.hpp"
 #include "ports/kernel.hpp"
@@ -25,6 +27,11 @@ Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveProxyNeighbo
 
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV4& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRouteV4& o);
+/// The route o would remove, saved whole (KernelPort::save_route); empty when there is none.
+Result<std::vector<std::uint8_t>> save_route(rtnl::Socket& socket,
+                                             const op::RemoveForeignRouteV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveForeignRouteV4& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RestoreRoute& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV6& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRouteV6& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRuleV6& o);

@@ -45,6 +45,23 @@ Status Executor::apply_one(const Operation& op) {
         // or another daemon changed it since, their value wins.
         inverse = op::SetSysctl{sysctl->path, std::move(old_value), sysctl->value};
     }
+    Operation change = op;
+    if (const auto* foreign = std::get_if<op::RemoveForeignRouteV4>(&op)) {
+        // A foreign route is saved whole, as the kernel holds it, and restored from those
+        // bytes: rebuilt from the observed fact it would lose onlink, src, initcwnd, all
+        // nexthops but the first, or its nexthop object. The delete names the saved route,
+        // so what is removed is exactly what the journal can put back.
+        auto saved = kernel_.save_route(*foreign);
+        if (!saved)
+            return saved.error();
+        if (saved->empty()) {
+            spdlog::debug("in place {} (already gone)", text);
+            in_place_.push_back(op);
+            return Ok{};
+        }
+        inverse = op::RestoreRoute{*saved};
+        change = op::RemoveForeignRouteV4{foreign->dev, foreign->route, std::move(*saved)};
+    }
     std::optional<std::uint64_t> seq;
     if (inverse) {
         // Write-ahead: the undo is durable before the change exists.
@@ -53,7 +70,7 @@ Status Executor::apply_one(const Operation& op) {
             return recorded.error();
         seq = *recorded;
     }
-    auto outcome = kernel_.apply(op);
+    auto outcome = kernel_.apply(change);
     if (outcome && *outcome == ApplyOutcome::kApplied) {
         spdlog::info("apply {}", text);
         return Ok{};

@@ -19,6 +19,8 @@ namespace clat {
 /// - adds, removes and CreateTun: their static_inverse();
 /// - SetSysctl: the value read just before writing, restored only if the sysctl still holds
 ///   the value written (if_current), so a later change by someone else is left alone;
+/// - RemoveForeignRouteV4: RestoreRoute with the route's whole netlink message, saved from the
+///   kernel just before the delete (KernelPort::save_route);
 /// - SetLinkUp, SetLinkMtu: nothing is journalled. The planner emits them only for the
 ///   agent's own tun device, which the journalled DeleteLink removes with all its state;
 /// - DeleteLink: nothing (a link cannot be re-created from its name); the planner deletes only

@@ -2,7 +2,9 @@
 /// The port through which the executor changes the host. Implemented by adapters/netlink_kernel
 /// (netlink through libnl, /proc/sys, the firewall tool) and by fakes in unit tests.
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "states/operation.hpp"
 #include "states/result.hpp"
@@ -18,6 +20,10 @@ class KernelPort {
     /// Reads a sysctl; path relative to /proc/sys ("net/ipv6/conf/all/forwarding"). The value
     /// is normalised (normalise_sysctl_value).
     virtual Result<std::string> read_sysctl(const std::string& path) = 0;
+    /// The route that op would remove, as the kernel holds it: the whole RTM_NEWROUTE payload
+    /// (rtmsg and attributes) of the first route that reads back as op.route on op.dev, which
+    /// RestoreRoute re-adds verbatim. Empty when there is no such route.
+    virtual Result<std::vector<std::uint8_t>> save_route(const op::RemoveForeignRouteV4& op) = 0;
 };
 
 }  // namespace clat

@@ -22,6 +22,8 @@ constexpr std::array<std::string_view, std::variant_size_v<Operation>> kVerbs = 
     "remove-address-v6",
     "add-route-v4",
     "remove-route-v4",
+    "remove-foreign-route-v4",
+    "restore-route",
     "add-route-v6",
     "remove-route-v6",
     "add-rule-v6",
@@ -116,6 +118,17 @@ requires requires(const T& t) {
 std::string encode(const T& v) {
     return v.to_string();
 }
+/// Bytes as lower-case hex, two digits each (a saved netlink message).
+std::string encode(const std::vector<std::uint8_t>& v) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(v.size() * 2);
+    for (const std::uint8_t byte : v) {
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xf];
+    }
+    return out;
+}
 std::string encode(op::FirewallBackend v) {
     return v == op::FirewallBackend::kNftables ? "nftables" : "ip6tables";
 }
@@ -150,6 +163,19 @@ bool decode(std::string_view s, T& v) {
     if (parsed)
         v = *parsed;
     return parsed.has_value();
+}
+bool decode(std::string_view s, std::vector<std::uint8_t>& v) {
+    if (s.size() % 2 != 0)
+        return false;
+    v.clear();
+    for (std::size_t i = 0; i < s.size(); i += 2) {
+        unsigned byte = 0;
+        const char* digits = s.data() + i;
+        if (std::from_chars(digits, digits + 2, byte, 16).ptr != digits + 2)
+            return false;
+        v.push_back(static_cast<std::uint8_t>(byte));
+    }
+    return true;
 }
 bool decode(std::string_view s, op::FirewallBackend& v) {
     if (s == "nftables")
@@ -345,6 +371,12 @@ void describe(C& c, O& o) {
     } else if constexpr (kIsOneOf<T, AddRouteV4, RemoveRouteV4, AddRouteV6, RemoveRouteV6>) {
         c.dflt("dev", o.dev, "");
         route_fields(c, o.route);
+    } else if constexpr (std::is_same_v<T, RemoveForeignRouteV4>) {
+        c.dflt("dev", o.dev, "");
+        route_fields(c, o.route);
+        c.dflt("saved", o.saved, std::vector<std::uint8_t>{});
+    } else if constexpr (std::is_same_v<T, RestoreRoute>) {
+        c.req("msg", o.message);
     } else if constexpr (kIsOneOf<T, AddRuleV6, RemoveRuleV6, AddFirewallAccept,
                                   RemoveFirewallAccept>) {
         rule_fields(c, o.rule);
@@ -512,8 +544,11 @@ std::optional<Operation> static_inverse(const Operation& op) {
             else {
                 // Link state, MTU and sysctls need the value observed before the change; the
                 // tc removals are only ever undo entries of the eBPF data path.
-                static_assert(kIsOneOf<T, DeleteLink, SetLinkUp, SetLinkMtu, SetSysctl,
-                                       RemoveTcFilter, RemoveClsact>);
+                // A foreign route's undo is what the kernel held (KernelPort::save_route); a
+                // restored one is not removed again.
+                static_assert(
+                    kIsOneOf<T, DeleteLink, SetLinkUp, SetLinkMtu, SetSysctl, RemoveTcFilter,
+                             RemoveClsact, RemoveForeignRouteV4, RestoreRoute>);
                 return std::nullopt;
             }
         },

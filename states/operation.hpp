@@ -77,6 +77,24 @@ struct RemoveRouteV4 {
     RouteV4 route;
     bool operator==(const RemoveRouteV4&) const = default;
 };
+/// v4-defaultroute-replace: removes a foreign IPv4 route, named as the planner observed it
+/// (dev and route as the netlink parser reads a dump; with several nexthops, the first). The
+/// executor first has the kernel port save the kernel's whole RTM_NEWROUTE for it
+/// (KernelPort::save_route) and journals RestoreRoute with those bytes; saved then carries them,
+/// so that the delete names exactly that route (every nexthop, a nexthop object, tos, prefsrc,
+/// metrics) and no other. Empty saved: the adapter looks the route up itself.
+struct RemoveForeignRouteV4 {
+    std::string dev;
+    RouteV4 route;
+    std::vector<std::uint8_t> saved;
+    bool operator==(const RemoveForeignRouteV4&) const = default;
+};
+/// Re-adds a route from message, the rtmsg and attributes the kernel dumped for it, exactly
+/// as it was (onlink, src, initcwnd, multipath, nhid...): the undo of RemoveForeignRouteV4.
+struct RestoreRoute {
+    std::vector<std::uint8_t> message;
+    bool operator==(const RestoreRoute&) const = default;
+};
 struct AddRouteV6 {
     std::string dev;
     RouteV6 route;
@@ -164,10 +182,10 @@ namespace clat {
 using Operation =
     std::variant<op::CreateTun, op::DeleteLink, op::SetLinkUp, op::SetLinkMtu, op::AddAddressV4,
                  op::RemoveAddressV4, op::AddAddressV6, op::RemoveAddressV6, op::AddRouteV4,
-                 op::RemoveRouteV4, op::AddRouteV6, op::RemoveRouteV6, op::AddRuleV6,
-                 op::RemoveRuleV6, op::AddProxyNeighbour, op::RemoveProxyNeighbour, op::SetSysctl,
-                 op::AddFirewallAccept, op::RemoveFirewallAccept, op::RemoveTcFilter,
-                 op::RemoveClsact>;
+                 op::RemoveRouteV4, op::RemoveForeignRouteV4, op::RestoreRoute, op::AddRouteV6,
+                 op::RemoveRouteV6, op::AddRuleV6, op::RemoveRuleV6, op::AddProxyNeighbour,
+                 op::RemoveProxyNeighbour, op::SetSysctl, op::AddFirewallAccept,
+                 op::RemoveFirewallAccept, op::RemoveTcFilter, op::RemoveClsact>;
 
 using Plan = std::vector<Operation>;
 
@@ -187,8 +205,9 @@ std::string normalise_sysctl_value(std::string_view text);
 Result<Operation> parse_operation(std::string_view line);
 
 /// The operation that undoes op, when it can be computed from op alone (adds ↔ removes,
-/// CreateTun → DeleteLink). Sysctls, link state and MTU need the value observed before the
-/// change, so they return nullopt here and the executor builds their inverse itself.
+/// CreateTun → DeleteLink). Sysctls, link state, MTU and foreign routes need what the kernel
+/// holds before the change, so they return nullopt here and the executor builds their inverse
+/// itself.
 std::optional<Operation> static_inverse(const Operation& op);
 
 }  // namespace clat

@@ -106,11 +106,13 @@ class Differ {
         if (!desired_.remove_foreign_default_routes)
             return;
         // v4-defaultroute-replace: the one case where foreign objects are removed. The
-        // executor journals each, so teardown restores them.
+        // executor saves each whole from the kernel and journals it, so teardown restores it
+        // exactly (all nexthops, onlink, src, metrics, a nexthop object).
         for (const RouteV4& route : in_.observed.routes_v4) {
             if (route.is_default() && route.table == kMainTable &&
                 route.protocol != kRouteProtocol) {
-                plan_.push_back(op::RemoveRouteV4{dev_name(route.oif), with_oif(route, 0)});
+                plan_.push_back(
+                    op::RemoveForeignRouteV4{dev_name(route.oif), with_oif(route, 0), {}});
             }
         }
     }

@@ -74,6 +74,9 @@ class StoppingKernel : public KernelPort {
     Result<std::string> read_sysctl(const std::string& path) override {
         return real_.read_sysctl(path);
     }
+    Result<std::vector<std::uint8_t>> save_route(const RemoveForeignRouteV4& o) override {
+        return real_.save_route(o);
+    }
     /// Reports "ok" (or the error) to the parent and sleeps until SIGKILL.
     [[noreturn]] void signal_and_wait(const std::string& error) {
         const std::string message = error.empty() ? "ok" : error;

@@ -46,6 +46,16 @@ Result<ApplyOutcome> FakeKernel::apply(const Operation& op) {
     return result;
 }
 
+Result<std::vector<std::uint8_t>> FakeKernel::save_route(const op::RemoveForeignRouteV4& o) {
+    RouteV4 want = o.route;
+    want.oif = o.dev.empty() ? 0 : index_of(o.dev);
+    const auto& routes = observer_.state.routes_v4;
+    if (std::find(routes.begin(), routes.end(), want) == routes.end())
+        return std::vector<std::uint8_t>{};
+    const std::string text = to_string(op::RemoveForeignRouteV4{o.dev, o.route, {}});
+    return std::vector<std::uint8_t>(text.begin(), text.end());
+}
+
 Result<ApplyOutcome> FakeKernel::change(const Operation& op) {
     Observed& s = observer_.state;
     return std::visit(
@@ -133,6 +143,23 @@ Result<ApplyOutcome> FakeKernel::change(const Operation& op) {
             [&](const op::RemoveRouteV4& o) -> Result<ApplyOutcome> {
                 return outcome(
                     erase_where(s.routes_v4, [&](const auto& r) { return same_key(r, o.route); }));
+            },
+            [&](const op::RemoveForeignRouteV4& o) -> Result<ApplyOutcome> {
+                RouteV4 want = o.route;
+                want.oif = o.dev.empty() ? 0 : index_of(o.dev);
+                return outcome(erase_where(s.routes_v4, [&](const auto& r) { return r == want; }));
+            },
+            [&](const op::RestoreRoute& o) -> Result<ApplyOutcome> {
+                auto removal = parse_operation(std::string(o.message.begin(), o.message.end()));
+                if (!removal)
+                    return removal.error();
+                const auto& foreign = std::get<op::RemoveForeignRouteV4>(*removal);
+                RouteV4 r = foreign.route;
+                r.oif = foreign.dev.empty() ? 0 : index_of(foreign.dev);
+                if (std::find(s.routes_v4.begin(), s.routes_v4.end(), r) != s.routes_v4.end())
+                    return ApplyOutcome::kAlreadyInPlace;
+                s.routes_v4.push_back(r);
+                return ApplyOutcome::kApplied;
             },
             [&](const op::AddRouteV6& o) -> Result<ApplyOutcome> {
                 RouteV6 r = o.route;

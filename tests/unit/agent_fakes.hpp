@@ -82,6 +82,8 @@ class FakeKernel final : public KernelPort {
             return make_error("no sysctl " + path);
         return it->second;
     }
+    /// A foreign route's "message" is the text of its removal, which RestoreRoute parses back.
+    Result<std::vector<std::uint8_t>> save_route(const op::RemoveForeignRouteV4& o) override;
     int count(const std::string& prefix) const {
         return static_cast<int>(std::count_if(
             log.begin(), log.end(), [&](const auto& line) { return line.rfind(prefix, 0) == 0; }));

@@ -43,6 +43,16 @@ class FakeKernel : public KernelPort {
             return make_error("no sysctl " + path);
         return it->second + "\n";  // as /proc/sys reads
     }
+    /// A foreign route is an object known by its removal's text; its "message" is that text.
+    Result<std::vector<std::uint8_t>> save_route(const RemoveForeignRouteV4& o) override {
+        const std::string key = foreign_key(o);
+        if (state.objects.count(key) == 0)
+            return std::vector<std::uint8_t>{};
+        return std::vector<std::uint8_t>(key.begin(), key.end());
+    }
+    static std::string foreign_key(const RemoveForeignRouteV4& o) {
+        return to_string(RemoveForeignRouteV4{o.dev, o.route, {}});
+    }
 
     State state;
     std::vector<std::string> log;  ///< every apply, in order, as text
@@ -70,6 +80,23 @@ class FakeKernel : public KernelPort {
             return ApplyOutcome::kAlreadyInPlace;
         it->second = o.value;
         return ApplyOutcome::kApplied;
+    }
+    Result<ApplyOutcome> change(const RemoveForeignRouteV4& o) {
+        const std::string key = foreign_key(o);
+        // The executor must delete the route it saved, not whatever looks like it.
+        if (o.saved != std::vector<std::uint8_t>(key.begin(), key.end()))
+            return make_error("delete without the saved route: " + to_string(o));
+        return state.objects.erase(key) != 0 ? ApplyOutcome::kApplied
+                                             : ApplyOutcome::kAlreadyInPlace;
+    }
+    Result<ApplyOutcome> change(const RestoreRoute& o) {
+        const std::string key(o.message.begin(), o.message.end());
+        auto removal = parse_operation(key);
+        if (!removal)
+            return removal.error();
+        const std::string dev = std::get<RemoveForeignRouteV4>(*removal).dev;
+        return state.objects.emplace(key, dev).second ? ApplyOutcome::kApplied
+                                                      : ApplyOutcome::kAlreadyInPlace;
     }
     template <typename T>
     Result<ApplyOutcome> change(const T& o) {

@@ -104,6 +104,9 @@ std::vector<Operation> every_kind_of_operation() {
         SetSysctl{"net/ipv6/conf/eth0/accept_ra", "", ""},
         AddFirewallAccept{firewall_rule(FirewallBackend::kNftables, "nft")},
         RemoveFirewallAccept{firewall_rule(FirewallBackend::kIp6tables, "/opt/my tools/ip6tables")},
+        RemoveForeignRouteV4{"eth0", full_route_v4(), {}},
+        RemoveForeignRouteV4{"", RouteV4{}, {0x02, 0x00, 0xff}},
+        RestoreRoute{{0x02, 0x00, 0x00, 0x00, 0xfe, 0x04, 0x00, 0x01, 0xab, 0xcd, 0xef, 0x10}},
     };
 }
 
@@ -121,6 +124,10 @@ TEST_CASE("the text form is the documented one-line key=value form") {
           "proto=199 scope=253 type=2 mtu=1260 advmss=1220 oif=7");
     CHECK(to_string(AddRouteV4{"", RouteV4{}}) ==
           "add-route-v4 dst=0.0.0.0/0 metric=0 table=254 proto=0");
+    // A replaced route's undo carries the kernel's own message for it, as hex.
+    CHECK(to_string(RestoreRoute{{0x02, 0x00, 0xfe, 0x0a}}) == "restore-route msg=0200fe0a");
+    CHECK(to_string(RemoveForeignRouteV4{"eth0", RouteV4{}, {0x02}}) ==
+          "remove-foreign-route-v4 dev=eth0 dst=0.0.0.0/0 metric=0 table=254 proto=0 saved=02");
     CHECK(to_string(AddAddressV6{"eth0", v6("2001:db8::c1a7"), 64, true}) ==
           "add-address-v6 dev=eth0 addr=2001:db8::c1a7/64 dad=1");
     CHECK(to_string(AddRuleV6{full_rule()}) ==
@@ -271,6 +278,9 @@ TEST_CASE("malformed lines are rejected with a message naming the problem") {
                   "clat-v6=::1 plat-prefix=::/0",
                   "field 'backend' has an invalid value 'iptables'"},
              Case{"set-sysctl path=a", "set-sysctl: missing field 'value'"},
+             Case{"restore-route msg=020", "field 'msg' has an invalid value '020'"},
+             Case{"restore-route msg=02zz", "field 'msg' has an invalid value '02zz'"},
+             Case{"restore-route", "restore-route: missing field 'msg'"},
          }) {
         CAPTURE(c.line);
         auto parsed = parse_operation(c.line);
@@ -287,7 +297,9 @@ TEST_CASE("adds and removes invert each other; the rest need observed state") {
         auto inverse = static_inverse(op);
         const bool stateful =
             std::holds_alternative<SetSysctl>(op) || std::holds_alternative<SetLinkUp>(op) ||
-            std::holds_alternative<SetLinkMtu>(op) || std::holds_alternative<DeleteLink>(op);
+            std::holds_alternative<SetLinkMtu>(op) || std::holds_alternative<DeleteLink>(op) ||
+            std::holds_alternative<RemoveForeignRouteV4>(op) ||
+            std::holds_alternative<RestoreRoute>(op);
         REQUIRE(inverse.has_value() == !stateful);
         if (!inverse || std::holds_alternative<CreateTun>(op))
             continue;

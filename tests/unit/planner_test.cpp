@@ -120,6 +120,10 @@ void Host::apply(const Operation& operation) {
         auto route = del4->route;
         route.oif = index_of(del4->dev);
         erase_equal(observed.routes_v4, route);
+    } else if (const auto* foreign = std::get_if<op::RemoveForeignRouteV4>(&operation)) {
+        auto route = foreign->route;
+        route.oif = index_of(foreign->dev);
+        erase_equal(observed.routes_v4, route);
     } else if (const auto* add6 = std::get_if<op::AddRouteV6>(&operation)) {
         auto route = add6->route;
         route.oif = index_of(add6->dev);
@@ -286,13 +290,13 @@ TEST_CASE("v4-defaultroute-replace removes every foreign IPv4 default route, wit
 
     dhcp_eth0.oif = 0;
     dhcp_wlan0.oif = 0;
-    check_plan(host.converge(),
-               {op::RemoveRouteV4{"eth0", dhcp_eth0}, op::RemoveRouteV4{"wlan0", dhcp_wlan0}});
+    check_plan(host.converge(), {op::RemoveForeignRouteV4{"eth0", dhcp_eth0, {}},
+                                 op::RemoveForeignRouteV4{"wlan0", dhcp_wlan0, {}}});
     check_plan(host.plan(), {});
 
     SUBCASE("a foreign default route that reappears is removed again") {
         host.observed.routes_v4.push_back(foreign_default(4, "198.51.100.1", 600));
-        check_plan(host.plan(), {op::RemoveRouteV4{"wlan0", dhcp_wlan0}});
+        check_plan(host.plan(), {op::RemoveForeignRouteV4{"wlan0", dhcp_wlan0, {}}});
     }
     SUBCASE("without our own default route") {
         host.config.v4_defaultroute_enable = false;
@@ -308,7 +312,7 @@ TEST_CASE("v4-defaultroute-replace on a cold host removes before it adds") {
     auto plan = host.plan();
     dhcp.oif = 0;
     REQUIRE(!plan.empty());
-    CHECK(plan.front() == Operation{op::RemoveRouteV4{"eth0", dhcp}});
+    CHECK(plan.front() == Operation{op::RemoveForeignRouteV4{"eth0", dhcp, {}}});
     CHECK(count<op::AddRouteV4>(plan) == 1);
 }
 

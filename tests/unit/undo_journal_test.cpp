@@ -45,6 +45,9 @@ class RecordingKernel : public KernelPort {
     Result<std::string> read_sysctl(const std::string& path) override {
         return make_error("no sysctl " + path);
     }
+    Result<std::vector<std::uint8_t>> save_route(const op::RemoveForeignRouteV4&) override {
+        return make_error("a journal replays undo entries and saves no routes");
+    }
     std::vector<std::string> applied;
     std::set<std::string> fail;
 };
