@@ -35,7 +35,7 @@ Status make_directories(const std::string& directory) {
 
 // The whole file, or nullopt when it does not exist.
 Result<std::optional<std::string>> read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return std::optional<std::string>();
@@ -128,7 +128,7 @@ Status UndoJournal::load() {
     // change it announces was made. Cut it off so that new records start on a line of their own.
     load_problems_.push_back(path_ + ":" + std::to_string(number) +
                              ": incomplete last record ignored");
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     const bool cut = fd >= 0 && ::ftruncate(fd, static_cast<off_t>(start)) == 0;
     auto error = cut ? std::optional<Error>() : system_error("cannot truncate journal", path_);
     if (fd >= 0)
@@ -174,7 +174,7 @@ Status UndoJournal::ensure_open() {
         return Ok{};
     if (auto made = make_directories(directory_); !made)
         return made;
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd_ < 0)
         return system_error("cannot open journal", path_);
     // Make the new directory entry durable too, or a power cut could lose the whole file.

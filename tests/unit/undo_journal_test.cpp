@@ -237,5 +237,18 @@ TEST_CASE("an unwritable directory is an error naming the path") {
     CHECK(recorded.error().message.find("/proc/clatd-no-such-dir") != std::string::npos);
 }
 
+TEST_CASE("a journal planted as a symbolic link is neither read nor written through") {
+    TempDir tmp;
+    const auto dir = tmp.path() / "run-symlink";
+    fs::create_directories(dir);
+    const auto target = tmp.path() / "victim";
+    { std::ofstream(target) << "undo 1 delete-link dev=clat\n"; }
+    fs::create_symlink(target, dir / "clat.journal");
+    auto journal = UndoJournal::open(dir.string(), "clat");
+    REQUIRE_FALSE(journal.ok());  // not loaded through the link
+    CHECK(journal.error().message.find((dir / "clat.journal").string()) != std::string::npos);
+    CHECK(read_text(target.string()) == "undo 1 delete-link dev=clat\n");
+}
+
 }  // namespace
 }  // namespace clat::test
