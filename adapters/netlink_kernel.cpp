@@ -1,5 +1,7 @@
 #include "adapters/netlink_kernel.hpp"
 
+#include <net/if.h>
+
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -51,6 +53,13 @@ Result<ApplyOutcome> NetlinkKernel::apply(const Operation& operation) {
 
 Result<std::string> NetlinkKernel::read_sysctl(const std::string& path) {
     return sysctl::read(path);
+}
+
+Result<std::optional<std::uint32_t>> NetlinkKernel::link_index(const std::string& name) {
+    const unsigned index = ::if_nametoindex(name.c_str());
+    if (index == 0)
+        return std::optional<std::uint32_t>();
+    return std::optional<std::uint32_t>(index);
 }
 
 Result<std::vector<std::uint8_t>> NetlinkKernel::save_route(const op::RemoveForeignRouteV4& op) {

@@ -32,6 +32,7 @@ class NetlinkKernel final : public KernelPort {
     /// Errors name the operation and the kernel's reason.
     Result<ApplyOutcome> apply(const Operation& op) override;
     Result<std::string> read_sysctl(const std::string& path) override;
+    Result<std::optional<std::uint32_t>> link_index(const std::string& name) override;
     Result<std::vector<std::uint8_t>> save_route(const op::RemoveForeignRouteV4& op) override;
 
   private:

@@ -1,6 +1,7 @@
 #include "adapters/sysctl.hpp"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,7 +82,16 @@ Result<std::string> read(const std::string& path) {
     return normalise(content);
 }
 
-Result<ApplyOutcome> apply(const op::SetSysctl& o) {
+Result<ApplyOutcome> apply(const op::SetSysctl& given) {
+    op::SetSysctl o = given;
+    if (o.ifindex) {
+        // The path names the device as it was called when the value was saved; write the
+        // one it is called now. A device that has gone took its sysctls with it.
+        std::array<char, IF_NAMESIZE> name{};
+        if (::if_indextoname(*o.ifindex, name.data()) == nullptr)
+            return ApplyOutcome::kAlreadyInPlace;
+        o.path = sysctl_path_with_device(o.path, name.data());
+    }
     auto current = read(o.path);
     if (!current)
         return current.error();

@@ -43,7 +43,15 @@ Status Executor::apply_one(const Operation& op) {
         }
         // Restore the old value only while the sysctl still holds ours: if an administrator
         // or another daemon changed it since, their value wins.
-        inverse = op::SetSysctl{sysctl->path, std::move(old_value), sysctl->value};
+        std::optional<std::uint32_t> ifindex;
+        if (const auto dev = sysctl_path_device(sysctl->path); !dev.empty()) {
+            // Undo goes to this device under whatever name it has then (renames happen).
+            auto index = kernel_.link_index(dev);
+            if (!index)
+                return index.error();
+            ifindex = *index;
+        }
+        inverse = op::SetSysctl{sysctl->path, std::move(old_value), sysctl->value, ifindex};
     }
     Operation change = op;
     if (const auto* foreign = std::get_if<op::RemoveForeignRouteV4>(&op)) {

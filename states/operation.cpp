@@ -395,6 +395,7 @@ void describe(C& c, O& o) {
         c.req("path", o.path);
         c.req("value", o.value);
         c.opt("if-current", o.if_current);
+        c.opt("ifindex", o.ifindex);
     }
 }
 
@@ -465,6 +466,39 @@ Result<Operation> read_by_index(std::size_t index, Reader& r, std::index_sequenc
 }
 
 }  // namespace
+
+namespace {
+/// Where the device component of a per-device sysctl path starts and ends, if it has one.
+std::optional<std::pair<std::size_t, std::size_t>> sysctl_device_span(std::string_view path) {
+    for (const std::string_view head :
+         {"net/ipv6/conf/", "net/ipv4/conf/", "net/ipv6/neigh/", "net/ipv4/neigh/"}) {
+        if (!path.starts_with(head))
+            continue;
+        const std::size_t begin = head.size();
+        const std::size_t end = path.find('/', begin);
+        if (end == std::string_view::npos || end == begin)
+            return std::nullopt;
+        const std::string_view dev = path.substr(begin, end - begin);
+        if (dev == "all" || dev == "default")
+            return std::nullopt;
+        return std::pair{begin, end};
+    }
+    return std::nullopt;
+}
+}  // namespace
+
+std::string sysctl_path_device(std::string_view path) {
+    const auto span = sysctl_device_span(path);
+    return span ? std::string(path.substr(span->first, span->second - span->first)) : "";
+}
+
+std::string sysctl_path_with_device(std::string_view path, std::string_view dev) {
+    const auto span = sysctl_device_span(path);
+    if (!span)
+        return std::string(path);
+    return std::string(path.substr(0, span->first)) + std::string(dev) +
+           std::string(path.substr(span->second));
+}
 
 std::string normalise_sysctl_value(std::string_view text) {
     std::string out;

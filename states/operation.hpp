@@ -126,10 +126,14 @@ struct RemoveProxyNeighbour {
 /// Writes a sysctl. path is relative to /proc/sys with slashes ("net/ipv6/conf/all/forwarding").
 /// if_current: write only when the sysctl still holds this value (how undo restores a value
 /// only if nobody changed it since the agent wrote it).
+/// ifindex: for a per-device path (net/ipv6/conf/<dev>/..., net/ipv6/neigh/<dev>/...), the
+/// device's index when the value was saved: undo writes the path of whatever name that device
+/// has now (it may have been renamed), and nothing once it is gone.
 struct SetSysctl {
     std::string path;
     std::string value;
     std::optional<std::string> if_current;
+    std::optional<std::uint32_t> ifindex = std::nullopt;
     bool operator==(const SetSysctl&) const = default;
 };
 
@@ -201,6 +205,11 @@ enum class ApplyOutcome {
 /// The one definition of a sysctl value's identity: trimmed, inner whitespace runs collapsed
 /// to one space ("1\n" and "1" are the same value; so are "4096\t87380" and "4096 87380").
 std::string normalise_sysctl_value(std::string_view text);
+/// The device a per-device sysctl path names ("host0" for net/ipv6/conf/host0/proxy_ndp), or
+/// "" for a global one (all, default, net/ipv4/ip_forward).
+std::string sysctl_path_device(std::string_view path);
+/// path with its device component replaced by dev (path itself when it names none).
+std::string sysctl_path_with_device(std::string_view path, std::string_view dev);
 /// Parses the text form back; an error names what is wrong.
 Result<Operation> parse_operation(std::string_view line);
 

@@ -220,5 +220,34 @@ TEST_CASE("SIGKILL right after any single change, then recover(): the namespace 
     }
 }
 
+TEST_CASE("an uplink renamed after provisioning: recover() restores its sysctls by ifindex") {
+    // The uplink's sysctls are saved by device index: renamed (host0 -> wan0), undo must
+    // write the new name's sysctls, not fail on the old path and leave proxy_ndp at 1.
+    sh("ip link add cr0 type veth peer name cr0p && ip link set cr0 up && ip link set cr0p up");
+    struct Cleanup {
+        ~Cleanup() { sh_status("ip link del cr0p"); }
+    } cleanup;
+    const std::string proxy_before = sh("cat /proc/sys/net/ipv6/conf/cr0/proxy_ndp");
+    const std::string ra_before = sh("cat /proc/sys/net/ipv6/conf/cr0/accept_ra");
+    REQUIRE(proxy_before == "0\n");
+    JournalDir dir;
+    {
+        auto real = NetlinkKernel::open();
+        REQUIRE(real.ok());
+        auto journal = UndoJournal::open(dir.path.string(), "clat");
+        REQUIRE(journal.ok());
+        Executor executor(**real, std::move(journal).value());
+        const Plan plan{SetSysctl{"net/ipv6/conf/cr0/proxy_ndp", "1", std::nullopt},
+                        SetSysctl{"net/ipv6/conf/cr0/accept_ra", "2", std::nullopt}};
+        auto applied = executor.apply(plan);
+        REQUIRE_MESSAGE(applied.ok(), (applied.ok() ? "" : applied.error().message));
+    }  // the instance is gone without undoing: its journal stays
+    CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0/proxy_ndp") == "1\n");
+    sh("ip link set cr0 down && ip link set cr0 name cr0w && ip link set cr0w up");
+    recover_in_new_instance(dir.path);
+    CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0w/proxy_ndp") == proxy_before);
+    CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0w/accept_ra") == ra_before);
+}
+
 }  // namespace
 }  // namespace clat::test

@@ -321,5 +321,32 @@ TEST_CASE("adds and removes invert each other; the rest need observed state") {
           Operation{AddAddressV6{"eth0", v6("2001:db8::1"), 64, false}});
 }
 
+TEST_CASE("a per-device sysctl keeps its device's index through the text form") {
+    using namespace op;
+    const Operation undo = SetSysctl{"net/ipv6/conf/host0/proxy_ndp", "0", "1", 7};
+    CHECK(to_string(undo) ==
+          "set-sysctl path=net/ipv6/conf/host0/proxy_ndp value=0 if-current=1 ifindex=7");
+    auto parsed = parse_operation(to_string(undo));
+    REQUIRE(parsed.ok());
+    CHECK(*parsed == undo);
+    // Journals of older builds have no index: undo goes by name as before.
+    auto old = parse_operation("set-sysctl path=net/ipv6/conf/host0/proxy_ndp value=0");
+    REQUIRE(old.ok());
+    CHECK_FALSE(std::get<SetSysctl>(*old).ifindex.has_value());
+}
+
+TEST_CASE("the device of a sysctl path, and the path under another name") {
+    CHECK(sysctl_path_device("net/ipv6/conf/host0/proxy_ndp") == "host0");
+    CHECK(sysctl_path_device("net/ipv6/neigh/eth0.100/proxy_delay") == "eth0.100");
+    CHECK(sysctl_path_device("net/ipv4/conf/wan/rp_filter") == "wan");
+    CHECK(sysctl_path_device("net/ipv6/conf/all/forwarding").empty());
+    CHECK(sysctl_path_device("net/ipv6/conf/default/accept_ra").empty());
+    CHECK(sysctl_path_device("net/ipv4/ip_forward").empty());
+    CHECK(sysctl_path_with_device("net/ipv6/conf/host0/proxy_ndp", "wan0") ==
+          "net/ipv6/conf/wan0/proxy_ndp");
+    CHECK(sysctl_path_with_device("net/ipv6/conf/all/forwarding", "wan0") ==
+          "net/ipv6/conf/all/forwarding");
+}
+
 }  // namespace
 }  // namespace clat::test
