@@ -132,7 +132,13 @@ std::optional<std::uint32_t> Agent::path_mtu(const Snapshot& snapshot,
     }
     if (mtu < kIpv6MinimumMtu)
         return std::nullopt;
-    return mtu - kIpv4HeaderGrowth;
+    // And no more than the CLAT device takes: a larger packet would not reach its egress
+    // hook whole (the tun stays at the MTU it was made with, 1500).
+    std::uint32_t path = mtu - kIpv4HeaderGrowth;
+    if (const Link* clat = snapshot.observed.link_by_name(config_.clat_dev);
+        clat != nullptr && clat->mtu != 0)
+        path = std::min(path, clat->mtu);
+    return path;
 }
 
 Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {

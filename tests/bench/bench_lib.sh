@@ -189,34 +189,84 @@ print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]
         2>/dev/null
 }
 
-# Figure 6: iperf3 from the host to the IPv4-only server through the CLAT (TAYGA on the host)
-# and the PLAT (TAYGA + masquerade on the router), next to native IPv6 over the same two veths
-# and the same router (IPv6 turned on between router and server for this).
-bench_throughput() {
-    local secs=$1 v4=$TB_NS_V4 v6addr=${BENCH_V6_NET}2
-    if ! { ip netns exec "$v4" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
-        net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_dad=0 &&
-        ip -n "$v4" addr add "$v6addr/64" dev eth0 nodad &&
-        ip -n "$TB_NS_RTR" addr add "${BENCH_V6_NET}1/64" dev "$TB_RTR_WAN" nodad &&
-        ip -n "$v4" -6 route add default via "${BENCH_V6_NET}1"; }; then
-        bench__log "throughput: cannot set up IPv6 towards the server side"
+# Figure 6: the CLAT alone, in each data path, next to native IPv6 on the same veth. The
+# router holds the IPv4-embedded address of BENCH_CLAT_TARGET4 (in the PLAT prefix) as a /128
+# of its own on lan0, so the translated packets end there and no PLAT is in the path; iperf3
+# listens on it. Native IPv6 goes to the router's own lan0 address. For each of data-path=bpf
+# and data-path=tayga clatd is started afresh; each run is iperf3 TCP from the host (up), TCP
+# to the host (-R, down) and UDP with 64-byte payloads as fast as the sender goes (the
+# receiver's packets per second). CPU: the whole machine's busy time (/proc/stat) during the
+# TCP upload, per Gbit carried (sender, receiver, translator and softirqs all count).
+BENCH_CLAT_TARGET4=198.51.100.77
+
+## bench__busy: the machine's busy CPU time so far, in USER_HZ ticks.
+bench__busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+## bench__iperf NAME KEY ARGS...: runs iperf3 in the host namespace with ARGS; puts
+## f6.NAME_bps (TCP) or f6.NAME_pps (UDP), and f6.NAME_cpu_s_per_gbit for TCP.
+bench__iperf() {
+    local name=$1 udp=$2 before after json=$TB_DIR/iperf.$1.json
+    shift 2
+    before=$(bench__busy)
+    tb_host iperf3 "$@" -J >"$json" 2>&1
+    after=$(bench__busy)
+    if [ "$udp" = udp ]; then
+        put "f6.${name}_pps" "$("$TB_PY" -c 'import json, sys
+s = json.load(open(sys.argv[1]))["end"]["sum"]
+print(int((s["packets"] - s["lost_packets"]) / s["seconds"]))' "$json" 2>/dev/null)"
+    else
+        put "f6.${name}_bps" "$(iperf_bps "$json")"
+        put "f6.${name}_cpu_ticks" "$((after - before))"
+        put "f6.${name}_bytes" "$("$TB_PY" -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$json" 2>/dev/null)"
     fi
-    tb_spawn v4 iperf4 iperf3 -s -B "$TB_SERVER4" -p 5201
-    tb_spawn v4 iperf6 iperf3 -s -B "$v6addr" -p 5202
-    tb_wait_for "ip netns exec $v4 ss -ltn | grep -q ':5202 ' && \
-        ip netns exec $v4 ss -ltn | grep -q ':5201 '" 5
-    tb_host iperf3 -4 -c "$TB_SERVER4" -p 5201 -t "$secs" -J >"$TB_DIR/iperf4.json" 2>&1
-    tb_host iperf3 -6 -c "$v6addr" -p 5202 -t "$secs" -J >"$TB_DIR/iperf6.json" 2>&1
-    tb_stop iperf4
+}
+
+## bench__paths SECS TARGET PORT FAMILY NAME: TCP up, TCP down and small UDP towards TARGET.
+bench__paths() {
+    local secs=$1 target=$2 port=$3 family=$4 name=$5
+    bench__iperf "${name}_up" tcp "$family" -c "$target" -p "$port" -t "$secs"
+    bench__iperf "${name}_down" tcp "$family" -c "$target" -p "$port" -t "$secs" -R
+    bench__iperf "${name}_udp" udp "$family" -c "$target" -p "$port" -t "$secs" -u -b 0 -l 64
+}
+
+bench_throughput() {
+    local secs=$1 embedded native mode
+    embedded=$(tb_synth "$BENCH_CLAT_TARGET4")
+    native=$TB_DNS64
+    ip -n "$TB_NS_RTR" addr add "$embedded/128" dev "$TB_RTR_LAN" nodad ||
+        bench__log "throughput: cannot add $embedded on the router"
+    # Each server bound to its address: UDP answers leave from the address they were sent to
+    # (unbound, the router would pick its lan0 address, outside the PLAT prefix).
+    tb_spawn rtr iperf iperf3 -s -p 5201 -B "$embedded"
+    tb_spawn rtr iperf6 iperf3 -s -p 5202 -B "$native"
+    tb_wait_for "ip netns exec $TB_NS_RTR ss -ltn | grep -q ':5201 ' &&
+        ip netns exec $TB_NS_RTR ss -ltn | grep -q ':5202 '" 5
+    for mode in bpf tayga; do
+        tb_clatd_stop >/dev/null 2>&1
+        printf '%s\nplat-prefix=%s\ndata-path=%s\n' "$BENCH_CONF" "$TB_PLAT_PREFIX" "$mode" \
+            >"$TB_DIR/clatd.conf"
+        if ! { tb_clatd_start && tb_clatd_wait_state Running 30 >&2 &&
+            tb_wait_for "tb_host ping -4 -c1 -W1 $BENCH_CLAT_TARGET4 >/dev/null" 10; }; then
+            bench__log "throughput: clatd with data-path=$mode does not reach Running"
+            continue
+        fi
+        put "f6.${mode}_data_path" "$(tb_status data_path)"
+        put "f6.${mode}_route_mtu" "$(tb_host ip -4 route show default dev clat |
+            sed -n 's/.* mtu \([0-9]*\).*/\1/p')"
+        bench__paths "$secs" "$BENCH_CLAT_TARGET4" 5201 -4 "$mode"
+    done
+    bench__paths "$secs" "$native" 5202 -6 native
+    tb_stop iperf
     tb_stop iperf6
+    ip -n "$TB_NS_RTR" addr del "$embedded/128" dev "$TB_RTR_LAN"
+    tb_clatd_stop >/dev/null 2>&1
+    echo "$BENCH_CONF" >"$TB_DIR/clatd.conf"
     put f6.seconds "$secs"
-    put f6.ipv4_bps "$(iperf_bps "$TB_DIR/iperf4.json")"
-    put f6.ipv6_bps "$(iperf_bps "$TB_DIR/iperf6.json")"
-    put f6.clat_mtu "$(tb_host cat /sys/class/net/clat/mtu 2>/dev/null)"
-    put f6.route_mtu "$(tb_host ip -4 route show default dev clat | sed -n 's/.* mtu \([0-9]*\).*/\1/p')"
+    put f6.hz "$(getconf CLK_TCK)"
     put f6.uplink_mtu "$(tb_host cat "/sys/class/net/$TB_UPLINK/mtu")"
-    put f6.ipv4_target "$TB_SERVER4"
-    put f6.ipv6_target "$v6addr"
+    put f6.ipv4_target "$BENCH_CLAT_TARGET4 ($embedded on the router)"
+    put f6.ipv6_target "$native"
 }
 
 # Figure 3: the probe counts only answers after the first IPv6 reply addressed into the new

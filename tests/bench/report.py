@@ -15,7 +15,7 @@ TARGETS = {
     3: "< 500 ms",
     4: "no wake-ups beyond scheduled timers, RSS < 8 MiB",
     5: "< 20 µs per event, nothing missed",
-    6: "(none: for comparison)",
+    6: "eBPF TCP >= 80 % of native IPv6, >= 5x TAYGA; UDP pps >= 5x TAYGA",
 }
 
 
@@ -207,20 +207,42 @@ def figure5(v):
 
 
 def figure6(v):
-    v4, v6 = integer(v, "f6.ipv4_bps"), integer(v, "f6.ipv6_bps")
-    if not v4 or not v6:
+    hz = integer(v, "f6.hz") or 100
+    rows, data = [], {"seconds": integer(v, "f6.seconds"),
+                      "uplink_mtu": integer(v, "f6.uplink_mtu"), "paths": {}}
+    for name, label in (("bpf", "IPv4, eBPF"), ("tayga", "IPv4, TAYGA"),
+                        ("native", "IPv6, native")):
+        up, down = integer(v, f"f6.{name}_up_bps"), integer(v, f"f6.{name}_down_bps")
+        pps = integer(v, f"f6.{name}_udp_pps")
+        ticks, carried = integer(v, f"f6.{name}_up_cpu_ticks"), integer(v, f"f6.{name}_up_bytes")
+        if not up:
+            continue
+        cpu = round(ticks / hz / (carried * 8 / 1e9), 2) if ticks and carried else None
+        data["paths"][name] = {"tcp_up_bps": up, "tcp_down_bps": down, "udp64_pps": pps,
+                               "cpu_s_per_gbit": cpu,
+                               "route_mtu": integer(v, f"f6.{name}_route_mtu"),
+                               "data_path": v.get(f"f6.{name}_data_path")}
+        rows.append(f"{label:13} TCP up {up / 1e6:7.0f} Mbit/s  down {(down or 0) / 1e6:7.0f} "
+                    f"Mbit/s  UDP 64 B {(pps or 0) / 1e3:6.0f} kpps  CPU {cpu} s/Gbit")
+    paths = data["paths"]
+    if not paths.get("native") or not (paths.get("bpf") or paths.get("tayga")):
         return None
-    data = {"seconds": integer(v, "f6.seconds"), "ipv4_via_clat_bps": v4,
-            "ipv6_native_bps": v6, "ratio": round(v4 / v6, 3),
-            "clat_mtu": integer(v, "f6.clat_mtu"), "route_mtu": integer(v, "f6.route_mtu"),
-            "uplink_mtu": integer(v, "f6.uplink_mtu")}
-    lines = [f"IPv4 via CLAT+PLAT {v4 / 1e6:.0f} Mbit/s  vs  native IPv6 {v6 / 1e6:.0f} Mbit/s "
-             f"(ratio {data['ratio']:.2f}; iperf3 TCP {data['seconds']} s each)",
-             f"IPv4: host -> TAYGA on clat (default route MTU {data['route_mtu']}) -> veth -> "
-             f"router: TAYGA + masquerade -> veth -> {v.get('f6.ipv4_target')}",
-             f"IPv6: host -> veth (MTU {data['uplink_mtu']}) -> router (forwarding) -> veth -> "
-             f"{v.get('f6.ipv6_target')}"]
-    return "TCP throughput: IPv4 through the CLAT vs native IPv6", lines, data
+
+    def ratio(a, b, key):
+        x, y = paths.get(a, {}).get(key), paths.get(b, {}).get(key)
+        return round(x / y, 2) if x and y else None
+    data["bpf_vs_native_tcp_up"] = ratio("bpf", "native", "tcp_up_bps")
+    data["bpf_vs_native_tcp_down"] = ratio("bpf", "native", "tcp_down_bps")
+    data["bpf_vs_tayga_tcp_up"] = ratio("bpf", "tayga", "tcp_up_bps")
+    data["bpf_vs_tayga_udp_pps"] = ratio("bpf", "tayga", "udp64_pps")
+    rows.append(f"eBPF / native TCP up {data['bpf_vs_native_tcp_up']}, down "
+                f"{data['bpf_vs_native_tcp_down']};  eBPF / TAYGA TCP up "
+                f"{data['bpf_vs_tayga_tcp_up']}, UDP pps {data['bpf_vs_tayga_udp_pps']}")
+    mtus = ", ".join(f"{n} {p['route_mtu']}" for n, p in paths.items() if p.get("route_mtu"))
+    rows.append(f"the CLAT alone: {v.get('f6.ipv4_target')} holds the IPv4-embedded address, no "
+                f"PLAT; native IPv6 to {v.get('f6.ipv6_target')}; iperf3 {data['seconds']} s "
+                f"each; uplink MTU {data['uplink_mtu']}, IPv4 route MTU {mtus}")
+    return "Throughput of the CLAT alone: eBPF vs TAYGA vs native IPv6", rows, data
 
 
 FIGURES = {1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 6: figure6}

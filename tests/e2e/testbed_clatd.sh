@@ -79,9 +79,10 @@ tb_clatd_start() {
     [ -f "$TB_DIR/clatd.log" ] && cat "$TB_DIR/clatd.log" >>"$TB_DIR/clatd.all.log"
     local extra
     read -r -a extra <<<"${TB_CLATD_ENV:-}"
+    # TB_DATA_PATH (e.g. tayga): the whole suite runs with that data path (ctest e2e.tayga.*).
     tb_spawn host clatd env RUNTIME_DIRECTORY="$TB_DIR/run" \
         DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "${extra[@]}" "$CLATD" -d \
-        -c "$TB_DIR/clatd.conf" "$@"
+        -c "$TB_DIR/clatd.conf" ${TB_DATA_PATH:+"data-path=$TB_DATA_PATH"} "$@"
     TB_CLATD_PID=$(cat "$TB_DIR/clatd.pid")
 }
 

@@ -230,7 +230,8 @@ tb_uplink() {
 
 ## tb_snapshot: the host namespace as text, everything the agent may change (as the C++
 ## harness's snapshot()): links, addresses, routes of all tables, rules, ND proxies, sysctls,
-## nftables, ip6tables; lifetimes, expiry timers, counters and MAC addresses stripped.
+## tc qdiscs and clsact filters, nftables, ip6tables; lifetimes, expiry timers, counters and
+## MAC addresses stripped.
 tb_snapshot() {
     # shellcheck disable=SC2016
     tb_host bash -c '
@@ -248,6 +249,12 @@ tb_snapshot() {
             /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/accept_ra \
             /proc/sys/net/ipv6/conf/*/proxy_ndp /proc/sys/net/ipv6/conf/*/accept_dad; do
             echo "$f=$(cat "$f")"
+        done
+        echo "## tc"
+        for dev in $(ip -o link show | sed -E "s/^[0-9]+: ([^:@]+).*/\1/"); do
+            tc qdisc show dev "$dev"
+            tc filter show dev "$dev" ingress 2>/dev/null
+            tc filter show dev "$dev" egress 2>/dev/null
         done
         echo "## nft"; nft list ruleset 2>/dev/null
         echo "## ip6tables"

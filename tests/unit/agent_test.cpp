@@ -455,21 +455,28 @@ TEST_CASE("agent: the IPv4 route MTU follows the uplink with the eBPF path, 1260
         REQUIRE(route != nullptr);
         CHECK(route->mtu == 1480);
         CHECK(route->advmss == 1440);
-        bed.observer.state.links[2].mtu = 9000;  // jumbo frames on the uplink
-        bed.observer.changed();
-        bed.settle();
-        route = default_route_v4(bed);
-        REQUIRE(route != nullptr);
-        CHECK(route->mtu == 8980);
-        CHECK(route->advmss == 8940);
-        // A Router Advertisement's MTU option lowers the device's IPv6 MTU below the link's.
-        bed.kernel.sysctls["net/ipv6/conf/eth0/mtu"] = "1400";
-        bed.observer.state.links[2].mtu = 9001;
+        bed.observer.state.links[2].mtu = 1400;  // the uplink's MTU lowered
         bed.observer.changed();
         bed.settle();
         route = default_route_v4(bed);
         REQUIRE(route != nullptr);
         CHECK(route->mtu == 1380);
+        CHECK(route->advmss == 1340);
+        // Jumbo frames on the uplink: no more than the CLAT device's own MTU (1500).
+        bed.observer.state.links[2].mtu = 9000;
+        bed.observer.changed();
+        bed.settle();
+        route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1500);
+        // A Router Advertisement's MTU option lowers the device's IPv6 MTU below the link's.
+        bed.kernel.sysctls["net/ipv6/conf/eth0/mtu"] = "1300";
+        bed.observer.state.links[2].mtu = 9001;
+        bed.observer.changed();
+        bed.settle();
+        route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1280);
         CHECK(bed.state() == "Running");
     }
     SUBCASE("eBPF with an explicit v4-defaultroute-mtu: the configured value wins") {
