@@ -17,14 +17,16 @@ std::int64_t unix_ms_now() {
 }  // namespace
 
 MetricsExporter::MetricsExporter(boost::asio::io_context& io, const Config& config,
-                                 CounterReader counters, std::function<std::int64_t()> monotonic_ms)
+                                 CounterReader counters, std::function<std::int64_t()> monotonic_ms,
+                                 std::function<std::optional<DataPathCounters>()> fast)
     : timer_(io),
       path_(config.metrics_file),
       interval_s_(config.metrics_interval),
       clat_dev_(config.clat_dev),
       clat_v4_(config.clat_v4_addr.to_string()),
       counters_(std::move(counters)),
-      monotonic_ms_(std::move(monotonic_ms)) {}
+      monotonic_ms_(std::move(monotonic_ms)),
+      fast_(std::move(fast)) {}
 
 metrics::Snapshot MetricsExporter::snapshot_of(const AgentView& view, const std::string& clat_dev,
                                                const std::string& clat_v4,
@@ -88,8 +90,11 @@ void MetricsExporter::write() {
         return;
     const auto counters =
         view_->machine.state == "Running" ? counters_(clat_dev_) : DeviceCounters{};
-    const auto text = metrics::render(
-        snapshot_of(*view_, clat_dev_, clat_v4_, counters, monotonic_ms_(), unix_ms_now()));
+    auto snapshot =
+        snapshot_of(*view_, clat_dev_, clat_v4_, counters, monotonic_ms_(), unix_ms_now());
+    if (view_->machine.state == "Running" && fast_)
+        snapshot.fast = fast_();
+    const auto text = metrics::render(snapshot);
     if (auto written = metrics::write_file(*path_, text); !written) {
         if (written.error().message != last_error_) {
             spdlog::warn("metrics-file error={}", written.error().message);

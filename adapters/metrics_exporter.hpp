@@ -20,8 +20,10 @@ class MetricsExporter final : public StatusSink {
   public:
     /// `counters` reads a device's counters; `monotonic_ms` is the clock the machine's
     /// expiry times are on (the wall clock is read for the file).
+    /// `fast` reads the data path's fast-path counters (DataPathPort::counters()).
     MetricsExporter(boost::asio::io_context& io, const Config& config, CounterReader counters,
-                    std::function<std::int64_t()> monotonic_ms);
+                    std::function<std::int64_t()> monotonic_ms,
+                    std::function<std::optional<DataPathCounters>()> fast = {});
 
     void publish(const AgentView& view) override;
     void reconfigure(const Config& config) override;
@@ -45,6 +47,7 @@ class MetricsExporter final : public StatusSink {
     std::string clat_v4_;
     CounterReader counters_;
     std::function<std::int64_t()> monotonic_ms_;
+    std::function<std::optional<DataPathCounters>()> fast_;
     std::optional<AgentView> view_;
     std::string last_error_;  ///< logged once until it changes or a write succeeds
 };

@@ -98,6 +98,29 @@ void render_counters(std::string& out, const Snapshot& s) {
            "Bytes through the CLAT device; in: to the host, out: from the host.");
     sample(out, "clatd_bytes_total", {{"direction", "in"}}, std::to_string(s.bytes_in));
     sample(out, "clatd_bytes_total", {{"direction", "out"}}, std::to_string(s.bytes_out));
+    if (!s.fast)
+        return;
+    const DataPathCounters& f = *s.fast;
+    family(out, "clatd_fast_path_packets_total", "counter",
+           "Packets the eBPF programs translated; in: to the host, out: from the host.");
+    sample(out, "clatd_fast_path_packets_total", {{"direction", "in"}},
+           std::to_string(f.ingress_packets));
+    sample(out, "clatd_fast_path_packets_total", {{"direction", "out"}},
+           std::to_string(f.egress_packets));
+    family(out, "clatd_fast_path_bytes_total", "counter",
+           "Bytes the eBPF programs translated; in: to the host, out: from the host.");
+    sample(out, "clatd_fast_path_bytes_total", {{"direction", "in"}},
+           std::to_string(f.ingress_bytes));
+    sample(out, "clatd_fast_path_bytes_total", {{"direction", "out"}},
+           std::to_string(f.egress_bytes));
+    family(out, "clatd_fast_path_left_total", "counter",
+           "Packets the eBPF programs left to TAYGA (the slow path), by reason.");
+    for (const auto& [reason, n] : f.slow_path)
+        sample(out, "clatd_fast_path_left_total", {{"reason", reason}}, std::to_string(n));
+    family(out, "clatd_fast_path_dropped_total", "counter",
+           "Packets the eBPF programs dropped, by reason.");
+    for (const auto& [reason, n] : f.dropped)
+        sample(out, "clatd_fast_path_dropped_total", {{"reason", reason}}, std::to_string(n));
 }
 
 std::string failure(std::string_view what, const std::string& path, int error) {

@@ -12,6 +12,8 @@
 
 #include "states/result.hpp"
 
+#include "ports/data_path.hpp"
+
 namespace clat::metrics {
 
 /// The leaf states, in the order their gauges are written (states/machine.hpp state_name()).
@@ -44,6 +46,8 @@ struct Snapshot {
     std::uint64_t packets_out = 0;
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
+    /// The eBPF fast path's counters (data path bpf); unset: no fast-path samples.
+    std::optional<DataPathCounters> fast;
     /// The last state transition, in microseconds since the Unix epoch; 0: none yet (no
     /// sample).
     std::int64_t last_transition_unix_us = 0;

@@ -123,7 +123,8 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     // bus the service keeps retrying and the CLAT works regardless (SPEC §8).
     ControlPlane control(io, config, read_device_counters,
                          [&data_path] { return data_path.counters(); });
-    MetricsExporter metrics(io, config, read_device_counters, monotonic_ms);
+    MetricsExporter metrics(io, config, read_device_counters, monotonic_ms,
+                            [&data_path] { return data_path.counters(); });
     StatusFanout status({&control, &metrics});
     Agent::Options options;
     options.load_config = [cli] { return config::load_config(cli); };

@@ -132,6 +132,31 @@ TEST_CASE("metrics: what is not known has no sample (and no HELP or TYPE line)")
     CHECK(configured.find("clatd_plat_prefix_expiry") == std::string::npos);
 }
 
+TEST_CASE("metrics: the eBPF fast path's counters, only when it is in use") {
+    Snapshot s = running_sample();
+    CHECK(metrics::render(s).find("clatd_fast_path") == std::string::npos);
+    DataPathCounters fast;
+    fast.egress_packets = 7;
+    fast.egress_bytes = 700;
+    fast.ingress_packets = 9;
+    fast.ingress_bytes = 900;
+    fast.slow_path = {{"fragment", 3}, {"options", 0}};
+    fast.dropped = {{"store", 1}};
+    s.data_path = "bpf";
+    s.fast = fast;
+    const std::string text = metrics::render(s);
+    CHECK(text.find("clatd_data_path_info{path=\"bpf\"} 1\n") != std::string::npos);
+    CHECK(text.find("# TYPE clatd_fast_path_packets_total counter\n"
+                    "clatd_fast_path_packets_total{direction=\"in\"} 9\n"
+                    "clatd_fast_path_packets_total{direction=\"out\"} 7\n") != std::string::npos);
+    CHECK(text.find("clatd_fast_path_bytes_total{direction=\"in\"} 900\n") != std::string::npos);
+    CHECK(text.find("clatd_fast_path_left_total{reason=\"fragment\"} 3\n"
+                    "clatd_fast_path_left_total{reason=\"options\"} 0\n") != std::string::npos);
+    CHECK(text.find("clatd_fast_path_dropped_total{reason=\"store\"} 1\n") != std::string::npos);
+    // The slow path's own counters stay what the CLAT device counts.
+    CHECK(text.find("clatd_packets_total{direction=\"out\"} 12\n") != std::string::npos);
+}
+
 TEST_CASE("metrics: every state has its gauge, and exactly one is 1") {
     for (auto state : metrics::kStateNames) {
         CAPTURE(state);
