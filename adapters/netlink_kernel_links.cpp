@@ -208,7 +208,8 @@ Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddProxyNeighbour&
 }
 
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveProxyNeighbour& o) {
-    const int ifindex = ifindex_of(o.dev);
+    // A journalled undo names the device by index: it may have been renamed since.
+    const int ifindex = o.ifindex ? static_cast<int>(*o.ifindex) : ifindex_of(o.dev);
     if (ifindex == 0)
         return kAlreadyInPlace;
     return rtnl::outcome(proxy_request(socket, RTM_DELNEIGH, 0, ifindex, o.address),

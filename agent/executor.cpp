@@ -70,6 +70,13 @@ Status Executor::apply_one(const Operation& op) {
         inverse = op::RestoreRoute{*saved};
         change = op::RemoveForeignRouteV4{foreign->dev, foreign->route, std::move(*saved)};
     }
+    if (const auto* proxy = std::get_if<op::AddProxyNeighbour>(&op)) {
+        // The entry is removed from this device under whatever name it has then.
+        auto index = kernel_.link_index(proxy->dev);
+        if (!index)
+            return index.error();
+        inverse = op::RemoveProxyNeighbour{proxy->dev, proxy->address, *index};
+    }
     std::optional<std::uint64_t> seq;
     if (inverse) {
         // Write-ahead: the undo is durable before the change exists.

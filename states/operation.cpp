@@ -391,6 +391,8 @@ void describe(C& c, O& o) {
     } else if constexpr (kIsOneOf<T, AddProxyNeighbour, RemoveProxyNeighbour>) {
         c.req("dev", o.dev);
         c.req("addr", o.address);
+        if constexpr (std::is_same_v<T, RemoveProxyNeighbour>)
+            c.opt("ifindex", o.ifindex);
     } else {
         static_assert(std::is_same_v<T, SetSysctl>);
         c.req("path", o.path);
@@ -569,7 +571,7 @@ std::optional<Operation> static_inverse(const Operation& op) {
             else if constexpr (std::is_same_v<T, RemoveRuleV6>)
                 return AddRuleV6{o.rule};
             else if constexpr (std::is_same_v<T, AddProxyNeighbour>)
-                return RemoveProxyNeighbour{o.dev, o.address};
+                return RemoveProxyNeighbour{o.dev, o.address, std::nullopt};
             else if constexpr (std::is_same_v<T, RemoveProxyNeighbour>)
                 return AddProxyNeighbour{o.dev, o.address};
             else if constexpr (std::is_same_v<T, AddFirewallAccept>)

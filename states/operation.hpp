@@ -121,6 +121,10 @@ struct AddProxyNeighbour {
 struct RemoveProxyNeighbour {
     std::string dev;
     Ipv6Address address;
+    /// The device's index when the entry was added (journalled undos): the entry is removed
+    /// from that device under whatever name it has now. Unset: by dev (planned removals,
+    /// older journals).
+    std::optional<std::uint32_t> ifindex;
     bool operator==(const RemoveProxyNeighbour&) const = default;
 };
 /// Writes a sysctl. path is relative to /proc/sys with slashes ("net/ipv6/conf/all/forwarding").

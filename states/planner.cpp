@@ -90,7 +90,7 @@ class Differ {
         }
         for (const op::AddProxyNeighbour& proxy : applied_.proxies) {
             if (proxy != desired_.proxy)
-                plan_.push_back(op::RemoveProxyNeighbour{proxy.dev, proxy.address});
+                plan_.push_back(op::RemoveProxyNeighbour{proxy.dev, proxy.address, std::nullopt});
         }
     }
 

@@ -220,7 +220,9 @@ TEST_CASE("SIGKILL right after any single change, then recover(): the namespace 
     }
 }
 
-TEST_CASE("an uplink renamed after provisioning: recover() restores its sysctls by ifindex") {
+TEST_CASE(
+    "an uplink renamed after provisioning: recover() restores its sysctls and removes its proxy "
+    "entry by ifindex") {
     // The uplink's sysctls are saved by device index: renamed (host0 -> wan0), undo must
     // write the new name's sysctls, not fail on the old path and leave proxy_ndp at 1.
     sh("ip link add cr0 type veth peer name cr0p && ip link set cr0 up && ip link set cr0p up");
@@ -238,15 +240,21 @@ TEST_CASE("an uplink renamed after provisioning: recover() restores its sysctls 
         REQUIRE(journal.ok());
         Executor executor(**real, std::move(journal).value());
         const Plan plan{SetSysctl{"net/ipv6/conf/cr0/proxy_ndp", "1", std::nullopt},
-                        SetSysctl{"net/ipv6/conf/cr0/accept_ra", "2", std::nullopt}};
+                        SetSysctl{"net/ipv6/conf/cr0/accept_ra", "2", std::nullopt},
+                        AddProxyNeighbour{"cr0", *Ipv6Address::parse("2001:db8:1::c1a7")}};
         auto applied = executor.apply(plan);
         REQUIRE_MESSAGE(applied.ok(), (applied.ok() ? "" : applied.error().message));
     }  // the instance is gone without undoing: its journal stays
     CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0/proxy_ndp") == "1\n");
+    // The rename takes the device down, which flushes its proxy entries: put one back, as the
+    // agent's poll would, so that the undo has something to remove on the renamed device.
     sh("ip link set cr0 down && ip link set cr0 name cr0w && ip link set cr0w up");
+    sh("ip -6 neigh add proxy 2001:db8:1::c1a7 dev cr0w");
     recover_in_new_instance(dir.path);
     CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0w/proxy_ndp") == proxy_before);
     CHECK(sh("cat /proc/sys/net/ipv6/conf/cr0w/accept_ra") == ra_before);
+    // The proxy entry is removed from the renamed device (journalled with its ifindex).
+    CHECK(sh("ip -6 neigh show proxy dev cr0w") == "");
 }
 
 }  // namespace

@@ -291,7 +291,7 @@ TEST_CASE("IPv6 policy rules are added and removed") {
 TEST_CASE("IPv6 proxy neighbours are added and removed") {
     Veth veth;
     round_trip(op::AddProxyNeighbour{"kt0", v6("2001:db8:1::c1a7")},
-               op::RemoveProxyNeighbour{"kt0", v6("2001:db8:1::c1a7")}, [] {
+               op::RemoveProxyNeighbour{"kt0", v6("2001:db8:1::c1a7"), std::nullopt}, [] {
                    CHECK(contains(sh("ip -6 neigh show proxy"), "2001:db8:1::c1a7 dev kt0 proxy"));
                });
 }
@@ -342,7 +342,8 @@ TEST_CASE("removing what is already gone is not an error") {
     CHECK(apply_ok(op::DeleteLink{"nosuch0"}) == kAlreadyInPlace);
     CHECK(apply_ok(op::RemoveAddressV4{"nosuch0", v4("192.0.2.9"), 32}) == kAlreadyInPlace);
     CHECK(apply_ok(op::RemoveAddressV6{"kt0", v6("2001:db8:1::9"), 64}) == kAlreadyInPlace);
-    CHECK(apply_ok(op::RemoveProxyNeighbour{"nosuch0", v6("2001:db8:1::9")}) == kAlreadyInPlace);
+    CHECK(apply_ok(op::RemoveProxyNeighbour{"nosuch0", v6("2001:db8:1::9"), std::nullopt}) ==
+          kAlreadyInPlace);
     CHECK(apply_ok(op::SetLinkUp{"nosuch0", false}) == kAlreadyInPlace);
     RouteV4 r;
     r.destination = p4("203.0.113.0/24");

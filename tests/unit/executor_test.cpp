@@ -279,7 +279,7 @@ TEST_CASE("a removal is undone by re-adding; a removal of nothing is not") {
     auto executor = make_executor(kernel, tmp);
     REQUIRE(executor
                 .apply({RemoveRouteV4{"eth0", clat_default_route()},
-                        RemoveProxyNeighbour{"eth0", kClatV6}})
+                        RemoveProxyNeighbour{"eth0", kClatV6, std::nullopt}})
                 .ok());
     CHECK(kernel.state.objects.empty());
     REQUIRE(executor.applied().size() == 1);

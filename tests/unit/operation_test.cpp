@@ -98,7 +98,8 @@ std::vector<Operation> every_kind_of_operation() {
         AddRuleV6{full_rule()},
         RemoveRuleV6{rule(1, 2)},
         AddProxyNeighbour{"eth0", v6("2001:db8::c1a7")},
-        RemoveProxyNeighbour{"eth0", v6("2001:db8::c1a7")},
+        RemoveProxyNeighbour{"eth0", v6("2001:db8::c1a7"), std::nullopt},
+        RemoveProxyNeighbour{"eth0", v6("2001:db8::c1a7"), 7},  // journalled with its device
         SetSysctl{"net/ipv6/conf/all/forwarding", "1", "0"},
         SetSysctl{"net/ipv4/tcp_rmem", "4096\t131072\t6291456", std::nullopt},
         SetSysctl{"net/ipv6/conf/eth0/accept_ra", "", ""},
@@ -315,6 +316,10 @@ TEST_CASE("adds and removes invert each other; the rest need observed state") {
             // The DAD flag does not survive removal: a restored address skips DAD.
             CHECK(*back ==
                   Operation{AddAddressV6{add->dev, add->address, add->prefix_length, false}});
+        } else if (const auto* proxy = std::get_if<RemoveProxyNeighbour>(&op)) {
+            // The device index is the executor's to journal, not an inverse's to invent.
+            CHECK(*back ==
+                  Operation{RemoveProxyNeighbour{proxy->dev, proxy->address, std::nullopt}});
         } else {
             CHECK(*back == op);
         }

@@ -219,12 +219,13 @@ TEST_CASE("a converged host yields an empty plan, also when planned again") {
 TEST_CASE("renumbering changes only the /128 route, the proxy entry and the firewall rule") {
     Host host = converged();
     host.clat_v6 = v6("2001:db8:2::c1a7");
-    check_plan(host.converge(), {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
-                                 op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")},
-                                 op::RemoveRouteV6{"clat", clat_route("2001:db8:1::c1a7")},
-                                 op::AddRouteV6{"clat", clat_route("2001:db8:2::c1a7")},
-                                 op::AddProxyNeighbour{"eth0", v6("2001:db8:2::c1a7")},
-                                 op::AddFirewallAccept{nft_rule("2001:db8:2::c1a7")}});
+    check_plan(host.converge(),
+               {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
+                op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7"), std::nullopt},
+                op::RemoveRouteV6{"clat", clat_route("2001:db8:1::c1a7")},
+                op::AddRouteV6{"clat", clat_route("2001:db8:2::c1a7")},
+                op::AddProxyNeighbour{"eth0", v6("2001:db8:2::c1a7")},
+                op::AddFirewallAccept{nft_rule("2001:db8:2::c1a7")}});
     check_plan(host.plan(), {});
 }
 
@@ -233,11 +234,12 @@ TEST_CASE("a new PLAT device moves the proxy entry and the firewall rule") {
     host.observed.links[10] = Link{10, "eth1", "veth", true, true, 1500};
     host.sysctls["net/ipv6/conf/eth1/proxy_ndp"] = "0";
     host.plat_dev = "eth1";
-    check_plan(host.converge(), {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
-                                 op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")},
-                                 sysctl("eth1/proxy_ndp", "1"),
-                                 op::AddProxyNeighbour{"eth1", v6("2001:db8:1::c1a7")},
-                                 op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7", "eth1")}});
+    check_plan(
+        host.converge(),
+        {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
+         op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7"), std::nullopt},
+         sysctl("eth1/proxy_ndp", "1"), op::AddProxyNeighbour{"eth1", v6("2001:db8:1::c1a7")},
+         op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7", "eth1")}});
     check_plan(host.plan(), {});
 }
 
@@ -368,7 +370,8 @@ TEST_CASE("proxynd-enable=no: no proxy_ndp sysctl and no proxy entry") {
 
     Host on = converged();
     on.config.proxynd_enable = false;
-    check_plan(on.converge(), {op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")}});
+    check_plan(on.converge(),
+               {op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7"), std::nullopt}});
     check_plan(on.plan(), {});
 }
 
