@@ -38,6 +38,7 @@ bench_ensure_running() {
 # fdatasync'ed per change, which the bed's disk makes cost milliseconds each.
 # Called again, it adds runs (report.py joins the samples of every call).
 bench_cold_start() {
+    # shellcheck disable=SC2034  # read by tb_run_dir, which tb_clatd_start calls
     local runs=$1 timing=${2:-defaults} i probe t0 reply samples=() TB_RUN_TMPFS=1
     local wrapper=$TB_DIR/clatd-stamped key=f2
     [ "$timing" = fast ] && key=f2fast

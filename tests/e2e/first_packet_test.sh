@@ -12,7 +12,7 @@
 #   - kill -9 while Running: the restart replays the journal (proxy_delay back to 80) and the
 #     stop leaves the host as before.
 # Exit 77 (skipped) when not root or a tool is missing.
-# shellcheck disable=SC2016  # tb_wait_for evaluates its string
+# shellcheck disable=SC2016,SC2119  # tb_wait_for evaluates its string; calls without arguments
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
