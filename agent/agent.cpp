@@ -65,6 +65,7 @@ Agent::Agent(boost::asio::io_context& io, AgentPorts ports, Config config, UndoJ
     ports_.data_path.use_journal(host_journal_);
     ports_.scripts.subscribe(sink);
     ports_.timers.subscribe(sink);
+    ports_.dad.subscribe(sink);
     ports_.discovery.configure(DiscoverySettings{config_.dns64_servers});
     ports_.data_path.configure(config_);
 }
@@ -302,6 +303,7 @@ void Agent::finish(int code) {
     ports_.observer.stop();
     ports_.discovery.stop();
     ports_.solicitor.cancel();
+    ports_.dad.cancel();
     ports_.timers.cancel_all();
     spdlog::info("exit code={}", code);
     io_.stop();

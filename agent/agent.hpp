@@ -16,6 +16,7 @@
 #include "agent/asio.hpp"
 #include "agent/executor.hpp"
 #include "config/load.hpp"
+#include "ports/dad_prober.hpp"
 #include "ports/data_path.hpp"
 #include "ports/kernel.hpp"
 #include "ports/notifier.hpp"
@@ -39,6 +40,7 @@ struct AgentPorts {
     ObserverPort& observer;
     PlatDiscoveryPort& discovery;
     RouterSolicitorPort& solicitor;
+    DadProberPort& dad;
     DataPathPort& data_path;
     ScriptRunnerPort& scripts;
     TimerPort& timers;
@@ -158,8 +160,6 @@ class Agent {
     /// The configuration script-up last ran with: script-down runs with it, so that a reload
     /// (a new clat-dev, say) tears down what was made, not what the new file names.
     std::optional<Config> scripted_config_;
-    /// The journal position before the DAD probe's address: EndDadProbe rolls back to it.
-    std::optional<UndoJournal::Savepoint> dad_savepoint_;
     /// Firewall accept rules found in place: not journalled (not ours), not planned again.
     Plan firewall_in_place_;
     AgentView view_;

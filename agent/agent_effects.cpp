@@ -35,11 +35,7 @@ void Agent::run(const Effect& effect) {
             [&](const effect::StopSolicitation&) { ports_.solicitor.cancel(); },
             [&](const effect::RefreshFacts&) { refresh_facts(); },
             [&](const effect::ProbeDad& e) { probe_dad(e); },
-            [&](const effect::EndDadProbe&) {
-                if (dad_savepoint_)
-                    (void)executor_.rollback_to(*dad_savepoint_);
-                dad_savepoint_.reset();
-            },
+            [&](const effect::EndDadProbe&) { ports_.dad.cancel(); },
             [&](const effect::ApplyPlan& e) { apply_plan(e.target); },
             [&](const effect::RunScript& e) {
                 if (e.kind == ScriptKind::Up)
@@ -85,22 +81,19 @@ void Agent::refresh_facts() {
 }
 
 void Agent::probe_dad(const effect::ProbeDad& e) {
-    // RFC 6877 §6.3 wants the CLAT address unique on the link: the kernel runs real DAD on it
-    // while it sits on the PLAT device; EndDadProbe takes it away again, so that proxy ND
-    // answers for it and packets for it reach the data path.
-    if (dad_savepoint_)
-        (void)executor_.rollback_to(*dad_savepoint_);
-    dad_savepoint_ = executor_.savepoint();
-    auto added = executor_.apply(Plan{op::AddAddressV6{e.dev, e.address, 128, true}});
+    // RFC 6877 §6.3 wants the CLAT address unique on the link. It is never assigned to the
+    // PLAT device (proxy ND answers for it, and its packets must reach the data path), so
+    // the DAD prober probes for it on the wire, also while it is in use (RFC 4429).
     std::optional<std::string> error;
-    if (!added) {
-        error = added.error().message;
-        dad_savepoint_.reset();
+    const Link* link = snapshot_.observed.link_by_name(e.dev);
+    if (link == nullptr) {
+        error = "PLAT device " + e.dev + " does not exist";
+    } else if (auto started = ports_.dad.probe(link->index, e.dev, e.address); !started) {
+        error = started.error().message;
+    }
+    if (error)
         spdlog::error("dad probe failed address={} dev={}: {}", e.address.to_string(), e.dev,
                       *error);
-    } else {
-        spdlog::info("dad start address={} dev={}", e.address.to_string(), e.dev);
-    }
     post(event::DadProbeStarted{e.address, error});
 }
 
@@ -151,6 +144,7 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
         read("net/ipv6/conf/all/forwarding");
         read("net/ipv6/conf/" + target.binding.plat_dev + "/proxy_ndp");
         read("net/ipv6/conf/" + target.binding.plat_dev + "/mtu");
+        read("net/ipv6/neigh/" + target.binding.plat_dev + "/proxy_delay");
         read("net/ipv6/conf/all/accept_ra");
         read("net/ipv6/conf/default/accept_ra");
         for (const auto& [index, link] : snapshot.observed.links)
@@ -254,7 +248,7 @@ void Agent::absorb_echo(const ClatTarget& target, const Plan& plan) {
 }
 
 void Agent::undo_all() {
-    dad_savepoint_.reset();
+    ports_.dad.cancel();
     firewall_in_place_.clear();
     auto undone = executor_.undo_all();
     std::optional<std::string> error;

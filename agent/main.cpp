@@ -10,6 +10,7 @@
 #include "adapters/asio_timers.hpp"
 #include "adapters/bpf_data_path.hpp"
 #include "adapters/child_process.hpp"
+#include "adapters/dad_prober.hpp"
 #include "adapters/device_counters.hpp"
 #include "adapters/dns64_plat_discovery.hpp"
 #include "adapters/firewall_detect.hpp"
@@ -114,6 +115,7 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     NetlinkObserver observer(io, monotonic_ms, [] {});
     Dns64PlatDiscovery discovery(io);
     RouterSolicitor solicitor(io);
+    DadProber dad(io);
     TaygaDataPath tayga(io, reaper, run_dir);
     BpfDataPath data_path(io, tayga);
     ScriptRunner scripts(io, reaper);
@@ -135,8 +137,8 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     options.claim_device = [&device_claim](const std::string& dev) {
         return device_claim.claim(dev);
     };
-    AgentPorts ports{**kernel, observer, discovery, solicitor, data_path,
-                     scripts,  timers,   notifier,  status};
+    AgentPorts ports{**kernel,  observer, discovery, solicitor, dad,
+                     data_path, scripts,  timers,    notifier,  status};
     Agent agent(io, ports, config, std::move(*journal), std::move(options));
     control.attach([&agent] { return agent.reload(); }, [&agent] { agent.rediscover(); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);

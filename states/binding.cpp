@@ -114,4 +114,8 @@ bool needs_dad(const BindingSettings& settings, const DadMemory& dad, const Bind
     return settings.dad_enable && !contains(dad.verified, binding.clat_v6);
 }
 
+bool optimistic_dad(const BindingSettings& settings) {
+    return std::holds_alternative<ClatV6Derived>(settings.clat_v6);
+}
+
 }  // namespace clat

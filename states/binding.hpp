@@ -59,10 +59,13 @@ inline DataPathMapping mapping_of(const ClatTarget& target) {
 }
 
 /// What DAD taught during one activation: addresses another node holds, and addresses that
-/// passed (not probed again).
+/// passed (not probed again). A derived address is used while its DAD runs (optimistic DAD,
+/// RFC 4429): `probing` is that binding until its probe ends, whatever the phase.
 struct DadMemory {
     std::vector<Ipv6Address> avoid;
     std::vector<Ipv6Address> verified;
+    std::optional<Binding> probing;
+    int conflicts = 0;  ///< optimistic probes in a row that found the address taken
     bool operator==(const DadMemory&) const = default;
 };
 
@@ -87,7 +90,11 @@ Result<Binding> resolve_binding(const BindingSettings& settings, const Observed&
                                 const DadMemory& dad, const std::optional<Binding>& previous,
                                 const std::optional<Ipv6Address>& probing, std::uint64_t entropy);
 
-/// True when the binding's address must pass DAD before use.
+/// True when the binding's address must pass DAD (before use, or while in use when
+/// optimistic_dad()).
 bool needs_dad(const BindingSettings& settings, const DadMemory& dad, const Binding& binding);
+/// True when a new address may be used while its DAD runs: a derived one, since on a conflict
+/// another can be derived. A configured clat-v6-addr has no replacement and waits for DAD.
+bool optimistic_dad(const BindingSettings& settings);
 
 }  // namespace clat

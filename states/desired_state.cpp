@@ -10,6 +10,7 @@ namespace clat {
 namespace {
 
 constexpr std::string_view kConfPrefix = "net/ipv6/conf/";
+constexpr std::string_view kNeighPrefix = "net/ipv6/neigh/";
 constexpr std::string_view kAcceptRaSuffix = "/accept_ra";
 constexpr const char* kForwarding = "net/ipv6/conf/all/forwarding";
 
@@ -92,6 +93,12 @@ std::vector<op::SetSysctl> sysctls(const PlanInput& in) {
     }
     if (in.config.proxynd_enable) {
         out.push_back(op::SetSysctl{std::string(kConfPrefix) + in.plat_dev + "/proxy_ndp", "1",
+                                    std::nullopt});
+        // The kernel delays its proxy answers to multicast solicitations by a random time up
+        // to proxy_delay (0.8 s by default; RFC 4861 §7.2.8 allows it so that the owner of an
+        // address answers first). The CLAT address has no other owner, and the delay would
+        // hold the first packet after a start or a renumbering.
+        out.push_back(op::SetSysctl{std::string(kNeighPrefix) + in.plat_dev + "/proxy_delay", "0",
                                     std::nullopt});
     }
     return out;

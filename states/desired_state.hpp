@@ -19,7 +19,8 @@
 ///   accept_ra is 1 (enabling forwarding purges RA-learned default routes where accept_ra is
 ///   not 2). As in Perl clatd, accept_ra is touched only when forwarding has to be switched on;
 ///   when forwarding is already on, the accept_ra values are the administrator's choice;
-/// - with proxynd-enable, proxy_ndp=1 on the PLAT device and a proxy entry for clat-v6 there;
+/// - with proxynd-enable, proxy_ndp=1 and proxy_delay=0 (net/ipv6/neigh/) on the PLAT device
+///   and a proxy entry for clat-v6 there;
 /// - with a firewall backend chosen by the agent, the narrowly scoped accept rules.
 
 #include <map>
@@ -64,9 +65,9 @@ struct PlanInput {
     Ipv6Address clat_v6;
     std::string plat_dev;  ///< the PLAT-facing device, chosen by the agent
     /// Current sysctl values, path relative to /proc/sys. The agent reads
-    /// net/ipv6/conf/all/forwarding, net/ipv6/conf/<plat_dev>/proxy_ndp and
-    /// net/ipv6/conf/{all,default,<each link>}/accept_ra. A missing value counts as "not as
-    /// desired", so the write is planned.
+    /// net/ipv6/conf/all/forwarding, net/ipv6/conf/<plat_dev>/proxy_ndp,
+    /// net/ipv6/neigh/<plat_dev>/proxy_delay and net/ipv6/conf/{all,default,<each link>}/accept_ra.
+    /// A missing value counts as "not as desired", so the write is planned.
     std::map<std::string, std::string> sysctls;
     /// Where the accept rules go; nullopt: no firewall rules. The agent decides (an explicit
     /// ip6tables-enable, else detection by the firewall adapter).

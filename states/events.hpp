@@ -66,12 +66,21 @@ struct PlatLost {
     std::string detail;  ///< "DNS64 query timed out"; empty: the default text
     bool operator==(const PlatLost&) const = default;
 };
-/// effect::ProbeDad ran: the address is on the device under DAD, or could not be added.
+/// effect::ProbeDad ran: DAD of the address runs, or could not start (error).
 struct DadProbeStarted {
     static constexpr std::string_view kName = "DadProbeStarted";
     Ipv6Address address;
     std::optional<std::string> error;
     bool operator==(const DadProbeStarted&) const = default;
+};
+/// DAD of the address ended: it passed, or another node holds it (`detail` says how that
+/// showed: its advertisement, or its own probe for the address).
+struct DadProbeFinished {
+    static constexpr std::string_view kName = "DadProbeFinished";
+    Ipv6Address address;
+    bool duplicate = false;
+    std::string detail;
+    bool operator==(const DadProbeFinished&) const = default;
 };
 /// effect::ApplyPlan succeeded; `operations` counts what it changed (0: converged).
 struct PlanApplied {
@@ -148,10 +157,10 @@ namespace clat {
 /// One event.
 using Event = std::variant<event::FactsChanged, event::UplinkChanged, event::NativeIpv4Changed,
                            event::TimerExpired, event::PlatDiscovered, event::PlatLost,
-                           event::DadProbeStarted, event::PlanApplied, event::PlanFailed,
-                           event::ScriptFinished, event::DataPathStarted, event::DataPathExited,
-                           event::DataPathStopped, event::Undone, event::ConfigReloaded,
-                           event::RediscoverRequested, event::StopRequested>;
+                           event::DadProbeStarted, event::DadProbeFinished, event::PlanApplied,
+                           event::PlanFailed, event::ScriptFinished, event::DataPathStarted,
+                           event::DataPathExited, event::DataPathStopped, event::Undone,
+                           event::ConfigReloaded, event::RediscoverRequested, event::StopRequested>;
 
 /// The event's type name, for debug logs.
 inline std::string_view event_name(const Event& event) {

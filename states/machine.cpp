@@ -50,13 +50,14 @@ std::vector<Timer> running_timers(const State& state) {
     if (active == nullptr)
         return {};
     if (const auto* p = std::get_if<state::Provision>(&active->phase)) {
+        std::vector<Timer> timers;
         if (p->step == state::Provision::Step::RetryWait)
-            return {Timer::ProvisionRetry};
-        if (p->step == state::Provision::Step::ProbingDad)
-            return {Timer::DadTimeout};
+            timers.push_back(Timer::ProvisionRetry);
+        if (p->step == state::Provision::Step::ProbingDad || p->dad.probing)
+            timers.push_back(Timer::DadTimeout);
         if (p->step == state::Provision::Step::ScriptUp)
-            return {Timer::ScriptTimeout};
-        return {};
+            timers.push_back(Timer::ScriptTimeout);
+        return timers;
     }
     std::vector<Timer> timers;
     if (const auto* r = std::get_if<state::Running>(&active->phase)) {
@@ -64,9 +65,11 @@ std::vector<Timer> running_timers(const State& state) {
             timers.push_back(Timer::TranslatorRestart);
         if (r->reconcile.step == state::Reconcile::Step::RetryWait)
             timers.push_back(Timer::ReconcileRetry);
-        if (r->reconcile.step == state::Reconcile::Step::ProbingDad)
+        if (r->reconcile.step == state::Reconcile::Step::ProbingDad || r->dad.probing)
             timers.push_back(Timer::DadTimeout);
     }
+    if (const auto* f = std::get_if<state::Failed>(&active->phase); f && f->dad.probing)
+        timers.push_back(Timer::DadTimeout);
     return timers;
 }
 

@@ -36,11 +36,6 @@ bool needs_lookup(const MachineFacts& facts, const Ipv6Prefix& prefix) {
     return !facts.plat_route || facts.plat_route->prefix != prefix;
 }
 
-/// DAD of the probed address as the snapshot shows it.
-DadState probe_state(const MachineFacts& facts, const Binding& binding) {
-    return dad_state(observed_of(facts), binding.plat_dev, binding.clat_v6);
-}
-
 /// What a DAD conflict means for the next try: nullopt = try another address, else the error.
 std::optional<std::string> after_conflict(const MachineFacts& facts, const Ipv6Address& address,
                                           int conflicts) {
@@ -58,6 +53,22 @@ std::vector<Effect> probe_effects(const Binding& b) {
 
 std::vector<Effect> end_probe() {
     return {effect::CancelTimer{Timer::DadTimeout}, effect::EndDadProbe{}};
+}
+
+/// The binding's address is being probed while in use already.
+bool probing_for(const DadMemory& dad, const Binding& binding) {
+    return dad.probing && dad.probing->clat_v6 == binding.clat_v6 &&
+           dad.probing->plat_dev == binding.plat_dev;
+}
+
+/// Starts optimistic DAD of the binding (RFC 4429) unless it runs already; the binding is
+/// applied meanwhile.
+void probe_in_use(DadMemory& dad, const Binding& binding, std::vector<Effect>& effects) {
+    if (probing_for(dad, binding))
+        return;
+    dad.probing = binding;
+    for (auto& e : probe_effects(binding))
+        effects.push_back(std::move(e));
 }
 
 // ---- Provision -------------------------------------------------------------------------
@@ -94,7 +105,10 @@ Transition resolve_provision(const state::Active& active, state::Provision p,
     if (!binding)
         return provision_failed(active, p, std::move(effects), binding.error().message, facts);
     p.binding = *binding;
-    if (needs_dad(facts.settings.binding, p.dad, *binding)) {
+    const bool dad = needs_dad(facts.settings.binding, p.dad, *binding);
+    if (dad && optimistic_dad(facts.settings.binding)) {
+        probe_in_use(p.dad, *binding, effects);
+    } else if (dad) {
         p.step = PStep::ProbingDad;
         for (auto& e : probe_effects(*binding))
             effects.push_back(std::move(e));
@@ -106,13 +120,10 @@ Transition resolve_provision(const state::Active& active, state::Provision p,
 }
 
 Transition provision_dad(const state::Active& active, const state::Provision& p,
-                         const MachineFacts& facts) {
-    const DadState dad = probe_state(facts, *p.binding);
-    if (dad == DadState::kTentative || dad == DadState::kAbsent)
-        return ignore(active);
+                         const event::DadProbeFinished& e, const MachineFacts& facts) {
     state::Provision next = p;
     const Ipv6Address address = p.binding->clat_v6;
-    if (dad == DadState::kUsable) {
+    if (!e.duplicate) {
         next.dad.verified.push_back(address);
         next.step = PStep::Applying;
         auto effects = end_probe();
@@ -123,7 +134,8 @@ Transition provision_dad(const state::Active& active, const state::Provision& p,
     next.dad.avoid.push_back(address);
     next.dad_conflicts = p.dad_conflicts + 1;
     const std::string cause = "dad conflict address=" + address.to_string() +
-                              " dev=" + p.binding->plat_dev + ": another node holds it";
+                              " dev=" + p.binding->plat_dev + ": another node holds it (" +
+                              e.detail + ")";
     if (auto error = after_conflict(facts, address, next.dad_conflicts))
         return provision_failed(active, next, end_probe(), cause + "; " + *error, facts);
     next.binding.reset();
@@ -135,8 +147,6 @@ Transition on_provision(const state::Active& active, const state::Provision& p, 
     if (std::holds_alternative<event::FactsChanged>(event)) {
         if (p.step == PStep::Resolving)
             return resolve_provision(active, p, facts, {}, "facts for provisioning");
-        if (p.step == PStep::ProbingDad)
-            return provision_dad(active, p, facts);
         if ((p.step == PStep::Applying || p.step == PStep::ScriptUp) && !p.dirty) {
             state::Provision next = p;
             next.dirty = true;
@@ -145,6 +155,9 @@ Transition on_provision(const state::Active& active, const state::Provision& p, 
         }
         return ignore(active);
     }
+    if (const auto* e = std::get_if<event::DadProbeFinished>(&event);
+        e && p.step == PStep::ProbingDad && e->address == p.binding->clat_v6)
+        return provision_dad(active, p, *e, facts);
     if (const auto* e = std::get_if<event::DadProbeStarted>(&event);
         e && p.step == PStep::ProbingDad && e->error && e->address == p.binding->clat_v6)
         return provision_failed(active, p, end_probe(), "DAD probe: " + *e->error, facts);
@@ -241,7 +254,10 @@ Transition reconcile_resolve(const state::Active& active, state::Running r,
     if (!binding)
         return reconcile_failed(active, r, std::move(effects), binding.error().message, facts);
     r.reconcile.candidate = *binding;
-    if (*binding != r.binding && needs_dad(facts.settings.binding, r.dad, *binding)) {
+    const bool dad = needs_dad(facts.settings.binding, r.dad, *binding);
+    if (dad && optimistic_dad(facts.settings.binding)) {
+        probe_in_use(r.dad, *binding, effects);
+    } else if (dad && *binding != r.binding) {
         r.reconcile.step = RStep::ProbingDad;
         for (auto& e : probe_effects(*binding))
             effects.push_back(std::move(e));
@@ -253,13 +269,10 @@ Transition reconcile_resolve(const state::Active& active, state::Running r,
 }
 
 Transition running_dad(const state::Active& active, const state::Running& r,
-                       const MachineFacts& facts) {
+                       const event::DadProbeFinished& e, const MachineFacts& facts) {
     const Binding& candidate = *r.reconcile.candidate;
-    const DadState dad = probe_state(facts, candidate);
-    if (dad == DadState::kTentative || dad == DadState::kAbsent)
-        return ignore(active);
     state::Running next = r;
-    if (dad == DadState::kUsable) {
+    if (!e.duplicate) {
         next.dad.verified.push_back(candidate.clat_v6);
         next.reconcile.step = RStep::Applying;
         auto effects = end_probe();
@@ -270,7 +283,8 @@ Transition running_dad(const state::Active& active, const state::Running& r,
     next.dad.avoid.push_back(candidate.clat_v6);
     next.reconcile.dad_conflicts = r.reconcile.dad_conflicts + 1;
     const std::string cause = "dad conflict address=" + candidate.clat_v6.to_string() +
-                              " dev=" + candidate.plat_dev + ": another node holds it";
+                              " dev=" + candidate.plat_dev + ": another node holds it (" +
+                              e.detail + ")";
     if (auto error = after_conflict(facts, candidate.clat_v6, next.reconcile.dad_conflicts))
         return reconcile_failed(active, next, end_probe(), cause + "; " + *error, facts);
     return notable(reconcile_resolve(active, next, facts, end_probe(), cause));
@@ -370,7 +384,7 @@ Transition on_running_facts(const state::Active& active, const state::Running& r
         case RStep::Resolving:
             return reconcile_now(active, facts, "observed state changed");
         case RStep::ProbingDad:
-            return running_dad(active, r, facts);
+            return ignore(active);  // DadProbeFinished ends it
         case RStep::Applying:
             if (r.reconcile.dirty)
                 return ignore(active);
@@ -439,6 +453,9 @@ Transition on_running(const state::Active& active, const state::Running& r, cons
         return on_data_path_exit(active, r, *e, facts);
     if (const auto* e = std::get_if<event::TimerExpired>(&event))
         return on_running_timer(active, r, *e, facts);
+    if (const auto* e = std::get_if<event::DadProbeFinished>(&event);
+        e && r.reconcile.step == RStep::ProbingDad && e->address == r.reconcile.candidate->clat_v6)
+        return running_dad(active, r, *e, facts);
     if (const auto* e = std::get_if<event::DadProbeStarted>(&event);
         e && e->error && r.reconcile.step == RStep::ProbingDad &&
         e->address == r.reconcile.candidate->clat_v6)
@@ -457,6 +474,97 @@ Transition on_running(const state::Active& active, const state::Running& r, cons
 }
 
 // ---- Failed ----------------------------------------------------------------------------
+
+// ---- Optimistic DAD, whatever the phase ---------------------------------------------------
+
+DadMemory* dad_of(state::ActivePhase& phase) {
+    if (auto* p = std::get_if<state::Provision>(&phase))
+        return &p->dad;
+    if (auto* r = std::get_if<state::Running>(&phase))
+        return &r->dad;
+    if (auto* f = std::get_if<state::Failed>(&phase))
+        return &f->dad;
+    return nullptr;
+}
+
+/// A conflict found while the address was in use: it is rolled back for another derived
+/// address, at once when Running, once provisioned when a step is in flight.
+Transition conflict_in_use(state::Active next, std::vector<Effect> effects, std::string cause,
+                           const MachineFacts& facts) {
+    const int conflicts = dad_of(next.phase)->conflicts;
+    if (auto* p = std::get_if<state::Provision>(&next.phase)) {
+        if (p->step == PStep::Applying || p->step == PStep::ScriptUp) {
+            p->dirty = true;
+            cause += "; another address once provisioned";
+        }
+        return notable(Transition{std::move(next), std::move(effects), std::move(cause)});
+    }
+    if (const auto* r = std::get_if<state::Running>(&next.phase)) {
+        if (conflicts >= kDadAttempts)
+            return reconcile_failed(
+                next, *r, std::move(effects),
+                cause + "; DAD failed for " + std::to_string(conflicts) + " addresses in a row",
+                facts);
+        Transition t = reconcile_now(next, facts, std::move(cause));
+        effects.insert(effects.end(), t.effects.begin(), t.effects.end());
+        return notable(Transition{std::move(t.next), std::move(effects), std::move(t.cause)});
+    }
+    return notable(Transition{std::move(next), std::move(effects), std::move(cause)});
+}
+
+/// A probe of the address in use that could not run (or finish): failed like a step, so that
+/// the retry probes again.
+Transition probe_failed_in_use(state::Active next, std::vector<Effect> effects,
+                               const std::string& error, const MachineFacts& facts) {
+    if (const auto* p = std::get_if<state::Provision>(&next.phase))
+        return provision_failed(next, *p, std::move(effects), error, facts);
+    if (const auto* r = std::get_if<state::Running>(&next.phase))
+        return reconcile_failed(next, *r, std::move(effects), error, facts);
+    return notable(Transition{std::move(next), std::move(effects), error});
+}
+
+/// The end of the DAD of an address in use (optimistic, RFC 4429), in whichever phase it
+/// arrives; nullopt: the event is not about it.
+std::optional<Transition> on_dad_in_use(const state::Active& active, const Event& event,
+                                        const MachineFacts& facts) {
+    state::Active next = active;
+    DadMemory* dad = dad_of(next.phase);
+    if (dad == nullptr || !dad->probing)
+        return std::nullopt;
+    const Binding probed = *dad->probing;
+    const std::string where = "address=" + probed.clat_v6.to_string() + " dev=" + probed.plat_dev;
+    if (const auto* e = std::get_if<event::DadProbeFinished>(&event);
+        e && e->address == probed.clat_v6) {
+        dad->probing.reset();
+        std::vector<Effect> effects{effect::CancelTimer{Timer::DadTimeout}};
+        if (!e->duplicate) {
+            dad->verified.push_back(probed.clat_v6);
+            dad->conflicts = 0;
+            return notable(Transition{std::move(next), std::move(effects),
+                                      "dad passed " + where + " (in use while probed)"});
+        }
+        dad->avoid.push_back(probed.clat_v6);
+        ++dad->conflicts;
+        return conflict_in_use(
+            std::move(next), std::move(effects),
+            "dad conflict " + where + ": another node holds it (" + e->detail + ")", facts);
+    }
+    if (const auto* e = std::get_if<event::DadProbeStarted>(&event);
+        e && e->error && e->address == probed.clat_v6) {
+        dad->probing.reset();
+        return probe_failed_in_use(std::move(next), {effect::CancelTimer{Timer::DadTimeout}},
+                                   "DAD probe: " + *e->error, facts);
+    }
+    if (const auto* e = std::get_if<event::TimerExpired>(&event);
+        e && e->timer == Timer::DadTimeout) {
+        dad->probing.reset();
+        return probe_failed_in_use(
+            std::move(next), {effect::EndDadProbe{}},
+            "DAD did not finish on " + probed.plat_dev + " within " + duration_text(kDadTimeoutMs),
+            facts);
+    }
+    return std::nullopt;
+}
 
 Transition on_failed(const state::Active& active, const state::Failed& f, const Event& event) {
     // The data path is down for good, but the kernel state stays ours: put back what
@@ -525,6 +633,8 @@ Transition revive(const state::Active& active, const state::Failed& failed, cons
 
 Transition on_phase_event(const state::Active& active, const Event& event,
                           const MachineFacts& facts) {
+    if (auto t = on_dad_in_use(active, event, facts))
+        return std::move(*t);
     if (const auto* p = std::get_if<state::Provision>(&active.phase))
         return on_provision(active, *p, event, facts);
     if (const auto* r = std::get_if<state::Running>(&active.phase))

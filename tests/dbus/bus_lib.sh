@@ -45,11 +45,18 @@ start_bus() {
     [ -s "$2" ]
 }
 
-# stop_bus PIDFILE — stops the daemon started with this pid file, if any.
+# stop_bus PIDFILE — stops the daemon started with this pid file, if any, and waits (up to
+# 10 s) until it has exited: a daemon still exiting unlinks its socket path, which may by then
+# be the next daemon's (the agent then found no bus for good; seen under load).
 stop_bus() {
-    local pid
+    local pid i
     pid=$(cat "$1" 2>/dev/null) || return 0
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
     rm -f "$1"
     return 0
 }

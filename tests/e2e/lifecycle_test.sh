@@ -61,11 +61,12 @@ check_no_plat() {
     tb_clatd_stop_check "j (DiscoverPLAT)" "$s1"
 }
 
-# j. SIGTERM in Provision: DAD on the uplink made slow (2 s) so that the agent waits in it.
+# j. SIGTERM in Provision: DAD on the uplink made slow (2 s) so that the agent waits in it (a
+# configured clat-v6-addr waits for DAD; a derived one is used while DAD runs).
 check_provision() {
     local s1=$1
     tb__sysctl "$TB_NS_HOST" "net.ipv6.neigh.$TB_UPLINK.retrans_time_ms=2000"
-    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT"
+    tb_clatd_start v4-conncheck-delay=1 "plat-prefix=$PLAT" "clat-v6-addr=${TB_SLAAC_PREFIX%/*}c1a7"
     tb_check "j (Provision): DAD started" tb_clatd_log_wait "dad start address=" 10
     tb_check "j (Provision): state Provision" tb_equals "$(tb_clatd_state)" Provision
     tb_clatd_stop_check "j (Provision, in DAD)" "$s1"
@@ -167,7 +168,8 @@ check_sigkill() {
 }
 
 # DAD (SPEC §6): the router already holds the address clatd would derive (SLAAC fffe -> c1a7);
-# the kernel's DAD on the uplink fails, clatd picks another interface identifier, and IPv4 works.
+# clatd's DAD of it fails (it is in use meanwhile: optimistic DAD), clatd picks another interface
+# identifier, and IPv4 works.
 check_dad_conflict() {
     local s1=$1 host clat got
     host=$(tb_host ip -6 -o addr show dev "$TB_UPLINK" scope global | awk '{print $4}' |
@@ -183,7 +185,8 @@ print(ipaddress.IPv6Address(bytes(b)))' "$host") || {
     tb_rtr ip -6 addr add "$clat/64" dev "$TB_RTR_LAN" nodad
     tb_clatd_start v4-conncheck-delay=0 "plat-prefix=$PLAT"
     tb_check "dad: Running" tb_clatd_wait_state Running 30
-    tb_check "dad: conflict on $clat logged" tb_clatd_log_has "dad conflict address=$clat "
+    tb_check "dad: conflict on $clat logged" tb_clatd_log_wait "dad conflict address=$clat " 10
+    tb_check "dad: the next address passed" tb_clatd_log_wait "dad passed address=" 10
     got=$(tb_status clat_v6)
     tb_check "dad: another CLAT address ($got)" test -n "$got" -a "$got" != "$clat"
     tb_check_ipv4 "dad (another address)"

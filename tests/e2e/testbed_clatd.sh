@@ -71,16 +71,30 @@ tb_bus_start() {
 
 ## tb_clatd_start [ARGS...]: starts clatd -d -c $TB_DIR/clatd.conf ARGS... (see above; the
 ## environment TB_CLATD_ENV lists is read at each start).
+## tb_run_dir: clatd's runtime directory: $TB_DIR/run, or with TB_RUN_TMPFS=1 one on tmpfs
+## (/dev/shm/clat-e2e-<pid>-*), as /run is on a host: the journal is fdatasync'ed once per
+## change, which costs milliseconds each on the bed's disk. tb_down removes it.
+tb_run_dir() {
+    if [ "${TB_RUN_TMPFS:-0}" = 1 ]; then
+        [ -s "$TB_DIR/run.path" ] ||
+            mktemp -d "/dev/shm/clat-e2e-$$-XXXXXX" >"$TB_DIR/run.path" || return 1
+        cat "$TB_DIR/run.path"
+    else
+        echo "$TB_DIR/run"
+    fi
+}
+
 tb_clatd_start() {
     [ -n "${CLATD:-}" ] || tb__die "CLATD is not set" || return 1
     tb_bus_start || return 1
-    mkdir -p "$TB_DIR/run"
+    local run
+    run=$(tb_run_dir) && mkdir -p "$run" || return 1
     [ -e "$TB_DIR/clatd.conf" ] || : >"$TB_DIR/clatd.conf"
     [ -f "$TB_DIR/clatd.log" ] && cat "$TB_DIR/clatd.log" >>"$TB_DIR/clatd.all.log"
     local extra
     read -r -a extra <<<"${TB_CLATD_ENV:-}"
     # TB_DATA_PATH (e.g. tayga): the whole suite runs with that data path (ctest e2e.tayga.*).
-    tb_spawn host clatd env RUNTIME_DIRECTORY="$TB_DIR/run" \
+    tb_spawn host clatd env RUNTIME_DIRECTORY="$run" \
         DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" "${extra[@]}" "$CLATD" -d \
         -c "$TB_DIR/clatd.conf" ${TB_DATA_PATH:+"data-path=$TB_DATA_PATH"} "$@"
     TB_CLATD_PID=$(cat "$TB_DIR/clatd.pid")

@@ -60,12 +60,24 @@ tb__build() {
 tb__build_host() {
     # accept_ra=2 before anything may enable forwarding: forwarding=1 purges RA-learned
     # default routes where accept_ra != 2, and with accept_ra=1 later RAs are ignored.
-    # DAD stays on (the agent must wait for it) but one probe 100 ms long; no RS/DAD delay.
-    # Proxy ND answers wait up to proxy_delay (0.8 s by default): none in tests.
+    # DAD stays on, one probe. Fast beds (the default): RetransTimer 100 ms, no RS/DAD delay,
+    # proxy answers without delay. TB_ND_DEFAULTS=1 keeps the kernel's defaults for those
+    # (1 s, 1 s, proxy_delay 0.8 s), as on a user's host; tb_nd_timing switches later.
     tb__sysctl "$TB_NS_HOST" "net.ipv6.conf.$TB_UPLINK.accept_ra=2" \
-        "net.ipv6.conf.$TB_UPLINK.accept_dad=1" "net.ipv6.conf.$TB_UPLINK.dad_transmits=1" \
-        "net.ipv6.conf.$TB_UPLINK.router_solicitation_delay=0" \
-        "net.ipv6.neigh.$TB_UPLINK.retrans_time_ms=100" "net.ipv6.neigh.$TB_UPLINK.proxy_delay=0"
+        "net.ipv6.conf.$TB_UPLINK.accept_dad=1" "net.ipv6.conf.$TB_UPLINK.dad_transmits=1" &&
+        if [ "${TB_ND_DEFAULTS:-0}" = 1 ]; then tb_nd_timing defaults; else tb_nd_timing fast; fi
+}
+
+## tb_nd_timing defaults|fast: the host uplink's ND timing. defaults: the kernel's own
+## (RetransTimer 1000 ms, router_solicitation_delay 1 s, proxy_delay 80 centiseconds);
+## fast: 100 ms, 0, 0 (clatd sets proxy_delay to 0 itself while its proxy entry is there,
+## and restores it on stop).
+tb_nd_timing() {
+    local retrans=100 delay=0 proxy=0
+    [ "$1" = defaults ] && retrans=1000 delay=1 proxy=80
+    tb__sysctl "$TB_NS_HOST" "net.ipv6.conf.$TB_UPLINK.router_solicitation_delay=$delay" \
+        "net.ipv6.neigh.$TB_UPLINK.retrans_time_ms=$retrans" \
+        "net.ipv6.neigh.$TB_UPLINK.proxy_delay=$proxy"
 }
 
 tb__build_rtr() {
@@ -125,6 +137,7 @@ tb_down() {
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null
     done
+    [ -s "$TB_DIR/run.path" ] && rm -rf "$(cat "$TB_DIR/run.path")"
     rm -rf "$TB_DIR"
     TB_LAST_NAME=$TB_NAME
     TB_LAST_PIDS=$pids
@@ -247,7 +260,8 @@ tb_snapshot() {
         echo "## sysctl"
         for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding \
             /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/accept_ra \
-            /proc/sys/net/ipv6/conf/*/proxy_ndp /proc/sys/net/ipv6/conf/*/accept_dad; do
+            /proc/sys/net/ipv6/conf/*/proxy_ndp /proc/sys/net/ipv6/conf/*/accept_dad \
+            /proc/sys/net/ipv6/neigh/*/proxy_delay; do
             echo "$f=$(cat "$f")"
         done
         echo "## tc"
@@ -272,6 +286,6 @@ tb_reap_stale() {
         kill -0 "$pid" 2>/dev/null && continue
         for p in $(ip netns pids "$ns"); do kill -KILL "$p" 2>/dev/null; done
         ip netns del "$ns" && tb__log "removed stale namespace $ns"
-        rm -rf "/tmp/clat-e2e-$pid-"*
+        rm -rf "/tmp/clat-e2e-$pid-"* "/dev/shm/clat-e2e-$pid-"*
     done
 }

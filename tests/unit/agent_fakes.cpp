@@ -241,8 +241,8 @@ void AgentBed::start() {
             return make_error("clat-dev " + dev + " is in use by another clatd (pid 4242)");
         return Ok{};
     };
-    AgentPorts ports{kernel,  observer, discovery, solicitor, data_path,
-                     scripts, timers,   notifier,  status};
+    AgentPorts ports{kernel,    observer, discovery, solicitor, dad,
+                     data_path, scripts,  timers,    notifier,  status};
     agent = std::make_unique<Agent>(io, ports, config, std::move(*journal), std::move(options));
     REQUIRE(agent->start());
     settle();
@@ -273,22 +273,14 @@ AddressV6* AgentBed::address_on_eth0(const Ipv6Address& address) {
 }
 
 void AgentBed::dad_outcome(const Ipv6Address& address, bool usable) {
-    AddressV6* a = address_on_eth0(address);
-    REQUIRE_MESSAGE(a != nullptr, "no DAD probe for " << address.to_string());
-    a->tentative = false;
-    a->dad_failed = !usable;
-    observer.changed();
+    dad.finish(address, !usable);
     settle();
 }
 
 std::optional<Ipv6Address> AgentBed::last_probe() const {
-    for (auto it = kernel.log.rbegin(); it != kernel.log.rend(); ++it) {
-        if (it->rfind("add-address-v6 dev=eth0", 0) == 0) {
-            const auto at = it->find("addr=") + 5;
-            return Ipv6Address::parse(it->substr(at, it->find('/', at) - at));
-        }
-    }
-    return std::nullopt;
+    if (dad.probes.empty())
+        return std::nullopt;
+    return dad.probes.back().second;
 }
 
 void AgentBed::run_to_running() {

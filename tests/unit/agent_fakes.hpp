@@ -89,11 +89,10 @@ class FakeKernel final : public KernelPort {
             log.begin(), log.end(), [&](const auto& line) { return line.rfind(prefix, 0) == 0; }));
     }
 
-    std::map<std::string, std::string> sysctls = {{"net/ipv6/conf/all/forwarding", "0"},
-                                                  {"net/ipv6/conf/all/accept_ra", "1"},
-                                                  {"net/ipv6/conf/default/accept_ra", "1"},
-                                                  {"net/ipv6/conf/eth0/accept_ra", "1"},
-                                                  {"net/ipv6/conf/eth0/proxy_ndp", "0"}};
+    std::map<std::string, std::string> sysctls = {
+        {"net/ipv6/conf/all/forwarding", "0"},    {"net/ipv6/conf/all/accept_ra", "1"},
+        {"net/ipv6/conf/default/accept_ra", "1"}, {"net/ipv6/conf/eth0/accept_ra", "1"},
+        {"net/ipv6/conf/eth0/proxy_ndp", "0"},    {"net/ipv6/neigh/eth0/proxy_delay", "80"}};
     std::vector<std::string> log;  ///< every apply, in order, as text
     std::string fail_prefix;       ///< fail applies whose text starts with this; "": none
     int failures_left = 0;         ///< how many more times fail_prefix fails
@@ -132,6 +131,37 @@ class FakeSolicitor final : public RouterSolicitorPort {
     void cancel() override { ++cancels; }
     std::vector<std::string> solicited;
     int cancels = 0;
+};
+
+/// DAD: records each probe; the test decides its outcome (AgentBed::dad_outcome).
+class FakeDad final : public DadProberPort {
+  public:
+    void subscribe(EventSink sink) override { sink_ = std::move(sink); }
+    Status probe(int, const std::string& dev, const Ipv6Address& address) override {
+        if (fail_with)
+            return make_error(*fail_with);
+        probes.emplace_back(dev, address);
+        running = address;
+        return Ok{};
+    }
+    void cancel() override {
+        ++cancels;
+        running.reset();
+    }
+    /// Reports the outcome of the running probe of address.
+    void finish(const Ipv6Address& address, bool duplicate) {
+        REQUIRE_MESSAGE(running == address, "no DAD probe runs for " << address.to_string());
+        running.reset();
+        sink_(event::DadProbeFinished{address, duplicate,
+                                      duplicate ? "neighbour advertisement from fe80::99" : "ok"});
+    }
+    std::vector<std::pair<std::string, Ipv6Address>> probes;
+    std::optional<Ipv6Address> running;
+    std::optional<std::string> fail_with;
+    int cancels = 0;
+
+  private:
+    EventSink sink_;
 };
 
 /// The data path: answers start/replace with DataPathStarted (or DataPathExited when told to
@@ -325,6 +355,7 @@ struct AgentBed {
     FakeKernel kernel{observer};
     FakeDiscovery discovery;
     FakeSolicitor solicitor;
+    FakeDad dad;
     FakeDataPath data_path;
     FakeScripts scripts;
     FakeTimers timers;

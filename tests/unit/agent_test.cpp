@@ -56,13 +56,20 @@ TEST_CASE("agent: cold start applies each operation once and plans nothing for a
     CHECK(bed.discovery.starts == 1);
     CHECK(bed.notifier.messages == std::vector<std::string>{"READY=1"});
     bed.discover();
-    CHECK(bed.state() == "Provision");
+    // Optimistic DAD (RFC 4429): Running, the data path started, while DAD still runs; the
+    // address is never put on the uplink (proxy ND answers for it, without delay).
+    CHECK(bed.state() == "Running");
     auto probe = bed.last_probe();
     REQUIRE(probe);
-    bed.dad_outcome(*probe, true);
-    CHECK(bed.state() == "Running");
+    CHECK(bed.dad.running == probe);
+    CHECK(bed.kernel.count("add-address-v6 dev=eth0") == 0);
+    CHECK(bed.kernel.count("set-sysctl path=net/ipv6/neigh/eth0/proxy_delay value=0") == 1);
     CHECK(bed.data_path.calls == std::vector<std::string>{"start plat=2001:db8:64::/96 clat-v6=" +
                                                           probe->to_string() + " dev=eth0"});
+    const auto before_dad = bed.kernel.log.size();
+    bed.dad_outcome(*probe, true);
+    CHECK(bed.state() == "Running");
+    CHECK(bed.kernel.log.size() == before_dad);  // passing changes nothing
     CHECK(bed.kernel.count("create-tun") == 1);
     CHECK(applied_twice(bed.kernel.log) == 0);
     // One plan for the whole provisioning: the kernel's echo of it was absorbed (read with
@@ -123,16 +130,22 @@ TEST_CASE("agent: DAD conflict, then another address passes") {
     bed.discover();
     auto first = bed.last_probe();
     REQUIRE(first);
+    CHECK(bed.state() == "Running");
+    REQUIRE(bed.data_path.mapping);
+    CHECK(bed.data_path.mapping->clat_v6 == *first);
     bed.dad_outcome(*first, false);
-    CHECK(bed.state() == "Provision");
-    CHECK(bed.address_on_eth0(*first) == nullptr);  // the probe was taken away again
+    // Rolled back at once: the proxy entry and the route move to another address, which is
+    // probed in turn, and the data path follows.
+    CHECK(bed.state() == "Running");
     auto second = bed.last_probe();
     REQUIRE(second);
     CHECK(*second != *first);
-    bed.dad_outcome(*second, true);
-    CHECK(bed.state() == "Running");
+    CHECK(bed.kernel.count("remove-proxy-neighbour dev=eth0 addr=" + first->to_string()) == 1);
+    CHECK(bed.kernel.count("add-proxy-neighbour dev=eth0 addr=" + second->to_string()) == 1);
     REQUIRE(bed.data_path.mapping);
     CHECK(bed.data_path.mapping->clat_v6 == *second);
+    bed.dad_outcome(*second, true);
+    CHECK(bed.state() == "Running");
 }
 
 TEST_CASE("agent: the data path exits and is restarted after its back-off") {
@@ -370,7 +383,10 @@ TEST_CASE("agent: stop requested in every phase leaves the host as it was") {
             bed.settle();
         }
     }
-    CHECK(bed.state() == (phase == "ProbingDad" || phase == "ScriptUp" ? "Provision" : phase));
+    // A derived address is in use while its DAD runs: Running.
+    CHECK(bed.state() == (phase == "ProbingDad" ? "Running"
+                          : phase == "ScriptUp" ? "Provision"
+                                                : phase));
     bed.scripts.hold = false;
     bed.agent->stop("SIGTERM");
     bed.settle();
@@ -379,7 +395,8 @@ TEST_CASE("agent: stop requested in every phase leaves the host as it was") {
         bed.scripts.hold = false;
     }
     CHECK(bed.state() == "Stopped");
-    const bool provisioned = phase == "Running" || phase == "Failed";
+    const bool provisioned = phase == "Running" || phase == "Failed" || phase == "ProbingDad";
+    CHECK(!bed.dad.running);  // the probe ended with the teardown
     CHECK(bed.data_path.count("stop") == (provisioned ? 1 : 0));
     CHECK((std::find(bed.scripts.runs.begin(), bed.scripts.runs.end(), "down down.sh") !=
            bed.scripts.runs.end()) == provisioned);

@@ -268,11 +268,11 @@ struct World {
         if (auto held = held_prefix(machine.state()))
             facts.plat_route = PlatRoute{*held, "eth0", v6("2001:db8:1::2"), ""};
     }
-    /// The address under DAD as the kernel shows it after the probe: tentative, passed or
-    /// failed.
-    void dad(const Ipv6Address& address, bool tentative, bool failed) {
-        remove_address(address);
-        observed.addresses_v6.push_back(AddressV6{2, address, 128, tentative, failed, false, true});
+    /// The DAD prober's report for address: it passed, or another node holds it.
+    Transition dad_done(const Ipv6Address& address, bool duplicate) {
+        return send(event::DadProbeFinished{
+            address, duplicate,
+            duplicate ? "neighbour advertisement from fe80::99" : "1 solicitations unanswered"});
     }
     /// The address the last ProbeDad effect probes.
     std::optional<Ipv6Address> probed() const {

@@ -18,8 +18,13 @@ void discovering(World& w) {
     REQUIRE(text(w.last.effects) == "start-discovery solicit=eth0");
 }
 
+ClatTarget derived_target(const Ipv6Address& address) {
+    return ClatTarget{PlatChoice{prefix("2001:db8:64::/96"), PlatSource::Dns64, 1},
+                      Binding{"eth0", address, v6("2001:db8:1::2")}};
+}
+
 /// Sends the prefix, answers RefreshFacts with the route lookup, and returns the address
-/// the machine probes.
+/// the machine probes: a derived one is applied at once, while its DAD runs (RFC 4429).
 Ipv6Address probe_started(World& w) {
     Transition t = w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
     CHECK(text(t.effects) == "refresh-facts");
@@ -29,44 +34,51 @@ Ipv6Address probe_started(World& w) {
     const auto probed = w.probed();
     REQUIRE(probed);
     CHECK(text(t.effects) == "probe-dad dev=eth0 address=" + probed->to_string() +
-                                 "; start-timer timer=dad-timeout delay=10 s");
-    CHECK(w.provision()->step == state::Provision::Step::ProbingDad);
+                                 "; start-timer timer=dad-timeout delay=10 s; apply-plan " +
+                                 derived_target(*probed).to_string());
+    CHECK(w.provision()->step == state::Provision::Step::Applying);
+    CHECK(w.provision()->dad.probing == derived_target(*probed).binding);
     CHECK(w.send(event::DadProbeStarted{*probed, std::nullopt}).ignored());
     return *probed;
 }
 
-ClatTarget derived_target(const Ipv6Address& address) {
-    return ClatTarget{PlatChoice{prefix("2001:db8:64::/96"), PlatSource::Dns64, 1},
-                      Binding{"eth0", address, v6("2001:db8:1::2")}};
+/// From probe_started to Running, DAD still running.
+void converge(World& w, const Ipv6Address& address) {
+    Transition t = w.send(event::PlanApplied{6});
+    CHECK(text(t.effects) == run_script_text(ScriptKind::Up, derived_target(address).to_string()));
+    w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+    REQUIRE(w.name() == "Running");
 }
 
 }  // namespace
 
-TEST_CASE("derived address: route lookup, DAD, plan, script-up, data path") {
+TEST_CASE("derived address: in use while DAD runs (optimistic), then verified") {
     World w;
     discovering(w);
     const Ipv6Address address = probe_started(w);
     CHECK(address != v6("2001:db8:1::2"));
     CHECK(address.to_string().rfind("2001:db8:1:", 0) == 0);  // in the host's /64
 
-    // Unrelated facts and a tentative address keep the probe waiting.
-    CHECK(w.facts_changed().ignored());
-    w.dad(address, true, false);
-    CHECK(w.facts_changed().ignored());
-
-    w.dad(address, false, false);
-    Transition t = w.facts_changed();
-    CHECK(text(t.effects) == "cancel-timer timer=dad-timeout; end-dad-probe; apply-plan " +
-                                 derived_target(address).to_string());
-    CHECK(t.cause == "dad passed address=" + address.to_string());
-    w.remove_address(address);  // EndDadProbe
-
-    t = w.send(event::PlanApplied{6});
+    // Neither the plan nor script-up nor the data path waits for DAD.
+    CHECK(w.facts_changed().cause == "observed state changed, reconcile once provisioned");
+    Transition t = w.send(event::PlanApplied{6});
     CHECK(text(t.effects) == run_script_text(ScriptKind::Up, derived_target(address).to_string()));
     t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
     CHECK(w.name() == "Running");
+    CHECK(text(t.effects).find("start-data-path " +
+                               mapping_of(derived_target(address)).to_string()) !=
+          std::string::npos);
     CHECK(w.status().binding == derived_target(address).binding);
+    CHECK(w.running_state()->dad.probing == derived_target(address).binding);
+
+    t = w.dad_done(address, false);
+    CHECK(text(t.effects) == "cancel-timer timer=dad-timeout");
+    CHECK(t.cause ==
+          "dad passed address=" + address.to_string() + " dev=eth0 (in use while probed)");
+    CHECK(t.notable);
     CHECK(w.running_state()->dad.verified == std::vector<Ipv6Address>{address});
+    CHECK(!w.running_state()->dad.probing);
+    CHECK(w.dad_done(address, false).ignored());  // a second report changes nothing
 }
 
 TEST_CASE("RefreshFacts is asked for once while Resolving waits for the route lookup") {
@@ -79,58 +91,83 @@ TEST_CASE("RefreshFacts is asked for once while Resolving waits for the route lo
     CHECK(w.provision()->step == state::Provision::Step::Resolving);
 }
 
-TEST_CASE("DAD conflict: another address is derived and probed, the failed one avoided") {
+TEST_CASE("DAD conflict while provisioning: once provisioned, another address replaces it") {
     World w;
     discovering(w);
-    Ipv6Address first = probe_started(w);
-    w.dad(first, false, true);
-    Transition t = w.facts_changed();
+    const Ipv6Address first = probe_started(w);
+    Transition t = w.dad_done(first, true);
     CHECK(w.name() == "Provision");
     CHECK(t.notable);
-    CHECK(t.cause.find("dad conflict address=" + first.to_string()) == 0);
+    CHECK(t.cause == "dad conflict address=" + first.to_string() +
+                         " dev=eth0: another node holds it (neighbour advertisement from "
+                         "fe80::99); another address once provisioned");
+    CHECK(text(t.effects) == "cancel-timer timer=dad-timeout");
+    CHECK(w.provision()->dad.avoid == std::vector<Ipv6Address>{first});
+    CHECK(w.provision()->dirty);
+
+    w.send(event::PlanApplied{6});
+    t = w.send(event::ScriptFinished{ScriptKind::Up, true, ""});
+    CHECK(w.name() == "Running");
+    const auto second = w.probed();
+    REQUIRE(second);
+    CHECK(*second != first);
+    CHECK(text(t.effects).find("probe-dad dev=eth0 address=" + second->to_string() +
+                               "; start-timer timer=dad-timeout delay=10 s; apply-plan " +
+                               derived_target(*second).to_string()) != std::string::npos);
+    t = w.send(event::PlanApplied{4});
+    CHECK(text(t.effects) ==
+          "replace-data-path " + mapping_of(derived_target(*second)).to_string());
+    CHECK(w.status().binding == derived_target(*second).binding);
+    t = w.dad_done(*second, false);
+    CHECK(w.running_state()->dad.verified == std::vector<Ipv6Address>{*second});
+}
+
+TEST_CASE("DAD conflict while Running: rolled back to another address at once") {
+    World w;
+    discovering(w);
+    const Ipv6Address first = probe_started(w);
+    converge(w, first);
+    Transition t = w.dad_done(first, true);
     const auto second = w.probed();
     REQUIRE(second);
     CHECK(*second != first);
     CHECK(text(t.effects) ==
-          "cancel-timer timer=dad-timeout; end-dad-probe; probe-dad dev=eth0 "
-          "address=" +
-              second->to_string() + "; start-timer timer=dad-timeout delay=10 s");
-    w.remove_address(first);
-    w.dad(*second, false, false);
-    t = w.facts_changed();
-    CHECK(text(t.effects).find("apply-plan " + derived_target(*second).to_string()) !=
-          std::string::npos);
-    CHECK(w.provision()->dad.avoid == std::vector<Ipv6Address>{first});
+          "cancel-timer timer=dad-timeout; probe-dad dev=eth0 address=" + second->to_string() +
+              "; start-timer timer=dad-timeout delay=10 s; apply-plan " +
+              derived_target(*second).to_string());
+    CHECK(t.notable);
+    t = w.send(event::PlanApplied{4});
+    CHECK(text(t.effects) ==
+          "replace-data-path " + mapping_of(derived_target(*second)).to_string());
+    CHECK(w.running_state()->dad.avoid == std::vector<Ipv6Address>{first});
+    CHECK(w.running_state()->dad.probing == derived_target(*second).binding);
 }
 
-TEST_CASE("five DAD conflicts in a row fail the attempt; the retry starts afresh") {
+TEST_CASE("five DAD conflicts in a row while Running back off; the retry probes a sixth") {
     World w;
     discovering(w);
     Ipv6Address probing = probe_started(w);
+    converge(w, probing);
     for (int conflict = 1; conflict <= kDadAttempts; ++conflict) {
         CAPTURE(conflict);
-        w.dad(probing, false, true);
-        w.facts_changed();
-        w.remove_address(probing);
+        w.dad_done(probing, true);
         if (conflict < kDadAttempts) {
             REQUIRE(w.probed());
             probing = *w.probed();
+            w.send(event::PlanApplied{4});
         }
     }
-    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+    CHECK(w.running_state()->reconcile.step == state::Reconcile::Step::RetryWait);
     CHECK(text(w.last.effects) ==
-          "cancel-timer timer=dad-timeout; end-dad-probe; start-timer timer=provision-retry "
-          "delay=1 s");
-    CHECK(w.status().reason.find("DAD failed for 5 addresses; retrying in 1 s") !=
-          std::string::npos);
+          "cancel-timer timer=dad-timeout; start-timer timer=reconcile-retry delay=1 s");
+    CHECK(w.status().last_error.find("DAD failed for 5 addresses in a row") != std::string::npos);
     w.at(1'000);
-    const Transition t = w.send(event::TimerExpired{Timer::ProvisionRetry});
-    CHECK(w.provision()->step == state::Provision::Step::ProbingDad);  // a sixth address
-    CHECK(w.provision()->dad.avoid.size() == 5);
-    CHECK(t.cause == "retrying provisioning, attempt 2");
+    w.send(event::TimerExpired{Timer::ReconcileRetry});
+    REQUIRE(w.probed());
+    CHECK(w.running_state()->dad.avoid.size() == 5);
 }
 
-TEST_CASE("a configured clat-v6-addr in use fails at once, naming it") {
+TEST_CASE("a configured clat-v6-addr waits for DAD; in use, it fails at once, naming it") {
     World w;
     discovering(w);
     w.facts.settings.binding.clat_v6 = v6("2001:db8:1::99");
@@ -138,23 +175,33 @@ TEST_CASE("a configured clat-v6-addr in use fails at once, naming it") {
     w.lookup();
     w.facts_changed();
     REQUIRE(w.probed() == v6("2001:db8:1::99"));
-    w.dad(v6("2001:db8:1::99"), false, true);
-    w.facts_changed();
-    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
-    CHECK(w.status().last_error.find("the configured clat-v6-addr 2001:db8:1::99 is in use by "
-                                     "another node") != std::string::npos);
+    CHECK(w.provision()->step == state::Provision::Step::ProbingDad);
+    CHECK(text(w.last.effects).find("apply-plan") == std::string::npos);
+    CHECK(w.facts_changed().ignored());
+    SUBCASE("in use") {
+        w.dad_done(v6("2001:db8:1::99"), true);
+        CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+        CHECK(w.status().last_error.find("the configured clat-v6-addr 2001:db8:1::99 is in use "
+                                         "by another node") != std::string::npos);
+    }
+    SUBCASE("passed") {
+        const Transition t = w.dad_done(v6("2001:db8:1::99"), false);
+        CHECK(w.provision()->step == state::Provision::Step::Applying);
+        CHECK(text(t.effects).find("cancel-timer timer=dad-timeout; end-dad-probe; apply-plan") ==
+              0);
+    }
 }
 
 TEST_CASE("a DAD probe that cannot start, or never concludes, fails the attempt") {
-    SUBCASE("the address could not be added") {
+    SUBCASE("the probe could not start") {
         World w;
         discovering(w);
         const Ipv6Address address = probe_started(w);
         const Transition t = w.send(event::DadProbeStarted{address, "EPERM"});
         CHECK(text(t.effects) ==
-              "cancel-timer timer=dad-timeout; end-dad-probe; start-timer "
-              "timer=provision-retry delay=1 s");
+              "cancel-timer timer=dad-timeout; start-timer timer=provision-retry delay=1 s");
         CHECK(w.status().last_error == "DAD probe: EPERM");
+        CHECK(!w.provision()->dad.probing);
     }
     SUBCASE("the timeout fires") {
         World w;
@@ -163,6 +210,17 @@ TEST_CASE("a DAD probe that cannot start, or never concludes, fails the attempt"
         const Transition t = w.send(event::TimerExpired{Timer::DadTimeout});
         CHECK(text(t.effects) == "end-dad-probe; start-timer timer=provision-retry delay=1 s");
         CHECK(w.status().last_error == "DAD did not finish on eth0 within 10 s");
+    }
+    SUBCASE("Running: the retry probes the address in use again") {
+        World w;
+        discovering(w);
+        const Ipv6Address address = probe_started(w);
+        converge(w, address);
+        w.send(event::DadProbeStarted{address, "EPERM"});
+        CHECK(w.running_state()->reconcile.step == state::Reconcile::Step::RetryWait);
+        w.at(1'000);
+        w.send(event::TimerExpired{Timer::ReconcileRetry});
+        CHECK(w.probed() == address);
     }
 }
 
@@ -266,15 +324,30 @@ TEST_CASE("changes during provisioning are reconciled once provisioned") {
     }
 }
 
-TEST_CASE("a new prefix during DAD abandons the probe and provisions for it") {
+TEST_CASE("a new prefix while DAD runs keeps the probe; reconciled once provisioned") {
     World w;
     discovering(w);
-    probe_started(w);
+    const Ipv6Address address = probe_started(w);
+    const Transition t =
+        w.send(event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9'000});
+    CHECK(text(t.effects) == "stop-solicitation");
+    CHECK(w.status().plat->prefix == prefix("2001:db8:6464::/64"));
+    CHECK(w.provision()->dirty);
+    CHECK(w.provision()->dad.probing->clat_v6 == address);
+}
+
+TEST_CASE("a new prefix while a configured address waits for DAD abandons the probe") {
+    World w;
+    discovering(w);
+    w.facts.settings.binding.clat_v6 = v6("2001:db8:1::99");
+    w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    w.lookup();
+    w.facts_changed();
+    REQUIRE(w.provision()->step == state::Provision::Step::ProbingDad);
     const Transition t =
         w.send(event::PlatDiscovered{PlatSource::Pref64, prefix("2001:db8:6464::/64"), 9'000});
     CHECK(text(t.effects) ==
           "stop-solicitation; cancel-timer timer=dad-timeout; end-dad-probe; refresh-facts");
-    CHECK(w.status().plat->prefix == prefix("2001:db8:6464::/64"));
 }
 
 }  // namespace clat::test

@@ -87,7 +87,7 @@ TEST_CASE("a failed reconcile waits for its retry timer, backing off, and says w
     CHECK(t.notable);
 }
 
-TEST_CASE("renumbering: a new host address derives, probes and moves the data path") {
+TEST_CASE("renumbering: a new host address derives, is used while probed, moves the data path") {
     World w;
     running_derived(w);
     const Binding before = w.running_state()->binding;
@@ -101,15 +101,12 @@ TEST_CASE("renumbering: a new host address derives, probes and moves the data pa
     const auto probed = w.probed();
     REQUIRE(probed);
     CHECK(probed->to_string().rfind("2001:db8:2:", 0) == 0);
-    CHECK(w.running_state()->reconcile.step == RStep::ProbingDad);
-    CHECK(w.run() == 1);  // the old mapping keeps translating meanwhile
-
-    w.dad(*probed, false, false);
-    t = w.facts_changed();
     const ClatTarget renumbered{w.running_state()->plat,
                                 Binding{"eth0", *probed, v6("2001:db8:2::2")}};
-    CHECK(text(t.effects) ==
-          "cancel-timer timer=dad-timeout; end-dad-probe; apply-plan " + renumbered.to_string());
+    CHECK(text(t.effects) == "probe-dad dev=eth0 address=" + probed->to_string() +
+                                 "; start-timer timer=dad-timeout delay=10 s; apply-plan " +
+                                 renumbered.to_string());
+    CHECK(w.running_state()->reconcile.step == RStep::Applying);
     t = w.send(event::PlanApplied{4});
     CHECK(text(t.effects) == "replace-data-path " + mapping_of(renumbered).to_string());
     CHECK(t.cause.find("renumbered clat-v6 " + before.clat_v6.to_string() + " -> " +
@@ -119,9 +116,12 @@ TEST_CASE("renumbering: a new host address derives, probes and moves the data pa
     CHECK(w.run() == 2);
     CHECK(w.status().translator_restarts == 0);  // a replacement is no restart
     CHECK(t.cause == "data path replaced run=2");
+    t = w.dad_done(*probed, false);
+    CHECK(text(t.effects) == "cancel-timer timer=dad-timeout");
+    CHECK(w.running_state()->dad.verified.back() == *probed);
 }
 
-TEST_CASE("a DAD conflict during a renumbering tries another address; the CLAT keeps running") {
+TEST_CASE("a DAD conflict after a renumbering tries another address; the CLAT keeps running") {
     World w;
     running_derived(w);
     w.facts.settings.binding.dad_enable = true;
@@ -129,8 +129,8 @@ TEST_CASE("a DAD conflict during a renumbering tries another address; the CLAT k
     w.host_address("2001:db8:2::2");
     w.facts_changed();
     const Ipv6Address first = *w.probed();
-    w.dad(first, false, true);
-    const Transition t = w.facts_changed();
+    w.send(event::PlanApplied{4});
+    const Transition t = w.dad_done(first, true);
     REQUIRE(w.probed());
     CHECK(*w.probed() != first);
     CHECK(t.cause.find("dad conflict address=" + first.to_string()) == 0);

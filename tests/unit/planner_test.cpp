@@ -40,9 +40,10 @@ struct Host {
     Config config;
     Observed observed;
     std::map<std::string, std::string> sysctls = {
-        {"net/ipv6/conf/all/forwarding", "0"},    {"net/ipv6/conf/all/accept_ra", "1"},
-        {"net/ipv6/conf/default/accept_ra", "1"}, {"net/ipv6/conf/lo/accept_ra", "0"},
-        {"net/ipv6/conf/eth0/accept_ra", "1\n"},  {"net/ipv6/conf/eth0/proxy_ndp", "0"},
+        {"net/ipv6/conf/all/forwarding", "0"},     {"net/ipv6/conf/all/accept_ra", "1"},
+        {"net/ipv6/conf/default/accept_ra", "1"},  {"net/ipv6/conf/lo/accept_ra", "0"},
+        {"net/ipv6/conf/eth0/accept_ra", "1\n"},   {"net/ipv6/conf/eth0/proxy_ndp", "0"},
+        {"net/ipv6/neigh/eth0/proxy_delay", "80"},
     };
     std::optional<op::FirewallBackend> firewall = op::FirewallBackend::kNftables;
     Ipv6Prefix plat = *Ipv6Prefix::parse("2001:db8:64::/96");
@@ -181,6 +182,11 @@ op::FirewallRule nft_rule(const char* clat_v6, const char* plat_dev = "eth0") {
         *Ipv6Prefix::parse("2001:db8:64::/96"), "5eed"};
 }
 
+/// No delay for proxy answers on dev (the kernel's default is 80 centiseconds).
+op::SetSysctl proxy_delay(const std::string& dev) {
+    return op::SetSysctl{"net/ipv6/neigh/" + dev + "/proxy_delay", "0", std::nullopt};
+}
+
 op::SetSysctl sysctl(const std::string& path, const char* value) {
     return op::SetSysctl{"net/ipv6/conf/" + path, value, std::nullopt};
 }
@@ -197,9 +203,9 @@ Plan device_ops() {
 
 TEST_CASE("cold provisioning with the defaults") {
     Host host;
-    Plan expected = {sysctl("all/accept_ra", "2"), sysctl("default/accept_ra", "2"),
+    Plan expected = {sysctl("all/accept_ra", "2"),  sysctl("default/accept_ra", "2"),
                      sysctl("eth0/accept_ra", "2"), sysctl("all/forwarding", "1"),
-                     sysctl("eth0/proxy_ndp", "1")};
+                     sysctl("eth0/proxy_ndp", "1"), proxy_delay("eth0")};
     for (const Operation& operation : device_ops())
         expected.push_back(operation);
     expected.push_back(op::AddProxyNeighbour{"eth0", v6("2001:db8:1::c1a7")});
@@ -234,12 +240,12 @@ TEST_CASE("a new PLAT device moves the proxy entry and the firewall rule") {
     host.observed.links[10] = Link{10, "eth1", "veth", true, true, 1500};
     host.sysctls["net/ipv6/conf/eth1/proxy_ndp"] = "0";
     host.plat_dev = "eth1";
-    check_plan(
-        host.converge(),
-        {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
-         op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7"), std::nullopt},
-         sysctl("eth1/proxy_ndp", "1"), op::AddProxyNeighbour{"eth1", v6("2001:db8:1::c1a7")},
-         op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7", "eth1")}});
+    check_plan(host.converge(),
+               {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
+                op::RemoveProxyNeighbour{"eth0", v6("2001:db8:1::c1a7"), std::nullopt},
+                sysctl("eth1/proxy_ndp", "1"), proxy_delay("eth1"),
+                op::AddProxyNeighbour{"eth1", v6("2001:db8:1::c1a7")},
+                op::AddFirewallAccept{nft_rule("2001:db8:1::c1a7", "eth1")}});
     check_plan(host.plan(), {});
 }
 
@@ -267,7 +273,7 @@ TEST_CASE("v4-defaultroute-enable=no adds no default route and removes ours") {
     cold.config.v4_defaultroute_enable = false;
     auto plan = cold.plan();
     CHECK(count<op::AddRouteV4>(plan) == 0);
-    CHECK(plan.size() == 11);
+    CHECK(plan.size() == 12);
 
     Host host = converged();
     host.config.v4_defaultroute_enable = false;
@@ -329,6 +335,7 @@ TEST_CASE("forwarding already on: no sysctl is written, accept_ra=1 stays") {
     Host host;
     host.sysctls["net/ipv6/conf/all/forwarding"] = "1\n";
     host.sysctls["net/ipv6/conf/eth0/proxy_ndp"] = "1";
+    host.sysctls["net/ipv6/neigh/eth0/proxy_delay"] = "0\n";
     auto plan = host.plan();
     CHECK(count<op::SetSysctl>(plan) == 0);
     check_plan(plan, [] {
@@ -350,15 +357,16 @@ TEST_CASE("accept_ra 1 on two devices becomes 2 before forwarding is switched on
     check_plan(Plan(plan.begin(), plan.begin() + 3),
                {sysctl("eth0/accept_ra", "2"), sysctl("eth1/accept_ra", "2"),
                 sysctl("all/forwarding", "1")});
-    CHECK(count<op::SetSysctl>(plan) == 3);
+    CHECK(count<op::SetSysctl>(plan) == 4);  // and proxy_delay
 }
 
 TEST_CASE("forwarding-enable=no writes no forwarding or accept_ra sysctl") {
     Host host;
     host.config.forwarding_enable = false;
     auto plan = host.plan();
-    CHECK(count<op::SetSysctl>(plan) == 1);
+    CHECK(count<op::SetSysctl>(plan) == 2);
     CHECK(plan.front() == Operation{sysctl("eth0/proxy_ndp", "1")});
+    CHECK(plan[1] == Operation{proxy_delay("eth0")});
 }
 
 TEST_CASE("proxynd-enable=no: no proxy_ndp sysctl and no proxy entry") {
@@ -366,7 +374,7 @@ TEST_CASE("proxynd-enable=no: no proxy_ndp sysctl and no proxy entry") {
     host.config.proxynd_enable = false;
     auto plan = host.plan();
     CHECK(count<op::AddProxyNeighbour>(plan) == 0);
-    CHECK(count<op::SetSysctl>(plan) == 4);  // accept_ra x3 and forwarding
+    CHECK(count<op::SetSysctl>(plan) == 4);  // accept_ra x3 and forwarding; no proxy_delay
 
     Host on = converged();
     on.config.proxynd_enable = false;
