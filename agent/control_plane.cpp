@@ -26,6 +26,8 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
     s.clat_v6 = view.machine.binding ? view.machine.binding->clat_v6.to_string() : std::string();
     s.translator_pid = static_cast<std::uint32_t>(view.data_path.process_id.value_or(0));
     s.translator_restarts = static_cast<std::uint32_t>(view.machine.translator_restarts);
+    for (const op::FirewallBackend backend : view.firewall)
+        s.firewall += (s.firewall.empty() ? "" : ",") + std::string(op::to_string(backend));
     s.last_transition = static_cast<std::uint64_t>(view.last_transition_unix_us);
     s.last_error = view.last_error;
     return s;

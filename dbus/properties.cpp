@@ -39,6 +39,8 @@ constexpr std::array kProperties = {
                  [](const AgentStatus& s, const Counters&) -> PropertyValue {
                      return s.translator_restarts;
                  }},
+    PropertySpec{"FirewallBackends", "firewall", "Firewall rules in", 's', true, K::kPlain,
+                 [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.firewall; }},
     PropertySpec{
         "LastTransition", "last_transition", "Last transition", 't', true, K::kUnixMicroseconds,
         [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.last_transition; }},

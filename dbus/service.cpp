@@ -154,6 +154,7 @@ void DbusService::connect() {
         CLAT_PROPERTY("ClatIPv6Address", "s"),
         CLAT_PROPERTY("TranslatorPid", "u"),
         CLAT_PROPERTY("TranslatorRestarts", "u"),
+        CLAT_PROPERTY("FirewallBackends", "s"),
         CLAT_PROPERTY("LastTransition", "t"),
         CLAT_PROPERTY("LastError", "s"),
         // Flags 0: the counters change continuously; no PropertiesChanged for them.

@@ -27,6 +27,9 @@ struct AgentStatus {
     /// PID of the translator child; 0 when none runs.
     std::uint32_t translator_pid = 0;
     std::uint32_t translator_restarts = 0;
+    /// Where clatd's firewall accept rules are now, comma-separated in the order "nftables",
+    /// "ip6tables", "ip6tables-legacy"; empty when no rule is in place.
+    std::string firewall;
     /// When the agent entered the current state, UNIX microseconds.
     std::uint64_t last_transition = 0;
     std::string last_error;

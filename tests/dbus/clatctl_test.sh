@@ -101,7 +101,7 @@ if python3 - "$tmp/out" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 want = {"state", "reason", "plat_prefix", "plat_source", "plat_expiry", "plat_dev", "clat_dev",
-        "clat_v4", "clat_v6", "translator_pid", "translator_restarts", "last_transition",
+        "clat_v4", "clat_v6", "translator_pid", "translator_restarts", "firewall", "last_transition",
         "last_error", "rx_packets", "tx_packets", "rx_bytes", "tx_bytes"}
 assert set(s) == want, set(s) ^ want
 assert s["state"] == "Idle" and s["reason"] == "no IPv6 default route", s

@@ -47,7 +47,7 @@ TEST_CASE("the property table: unique names, counters never announce changes") {
         const bool counter = p.dbus_name.ends_with("Packets") || p.dbus_name.ends_with("Bytes");
         CHECK(p.emits_change == !counter);
     }
-    CHECK(properties().size() == 17);
+    CHECK(properties().size() == 18);
     CHECK(find_property("Nope") == nullptr);
     const Counters c{1, 2, 3, 4};
     CHECK(find_property("TxBytes")->get(AgentStatus{}, c) == PropertyValue(std::uint64_t{4}));
