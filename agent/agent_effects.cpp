@@ -193,6 +193,9 @@ void Agent::apply_plan(const ClatTarget& target) {
     }
     if (Status applied = executor_.apply(*plan); !applied) {
         spdlog::error("apply failed: {}", applied.error().message);
+        // The retry (after its back-off) looks at the firewalls again: a tool that failed, or
+        // a firewall that changed under the apply, is not taken from this inspection.
+        firewall_.reset();
         post(event::PlanFailed{applied.error().message});
         return;
     }
