@@ -53,8 +53,17 @@ std::string hook_name(Hook hook) {
     return hook == Hook::kIngress ? "ingress" : "egress";
 }
 
-op::RemoveTcFilter filter_undo(const std::string& dev, Hook hook) {
-    return op::RemoveTcFilter{dev, hook_name(hook), kPriority, kHandle};
+op::RemoveTcFilter filter_undo(const std::string& dev, Hook hook,
+                               std::optional<std::uint32_t> program_id) {
+    return op::RemoveTcFilter{dev, hook_name(hook), kPriority, kHandle, program_id};
+}
+
+Result<std::uint32_t> program_id_of(int prog_fd) {
+    bpf_prog_info info{};
+    std::uint32_t length = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &length) != 0)
+        return errno_error("program fd " + std::to_string(prog_fd), -errno);
+    return info.id;
 }
 
 Result<ApplyOutcome> create_clsact(const std::string& dev) {
@@ -70,10 +79,10 @@ Result<ApplyOutcome> create_clsact(const std::string& dev) {
     return ApplyOutcome::kApplied;
 }
 
-Result<std::optional<std::string>> attached_program(const std::string& dev, Hook hook) {
+Result<std::optional<std::uint32_t>> attached_program_id(const std::string& dev, Hook hook) {
     const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
     if (ifindex == 0)
-        return std::optional<std::string>();
+        return std::optional<std::uint32_t>();
     bpf_tc_hook h = make_hook(ifindex, point_of(hook));
     bpf_tc_opts opts{};
     opts.sz = sizeof(opts);
@@ -82,10 +91,19 @@ Result<std::optional<std::string>> attached_program(const std::string& dev, Hook
     const int rc = bpf_tc_query(&h, &opts);
     // No qdisc or no filter at our place: nothing is attached there.
     if (rc == -ENOENT || rc == -EINVAL)
-        return std::optional<std::string>();
+        return std::optional<std::uint32_t>();
     if (rc != 0)
         return errno_error("tc filter " + hook_name(hook) + " on " + dev, rc);
-    auto name = program_name(opts.prog_id);
+    return std::optional<std::uint32_t>(opts.prog_id);
+}
+
+Result<std::optional<std::string>> attached_program(const std::string& dev, Hook hook) {
+    auto id = attached_program_id(dev, hook);
+    if (!id)
+        return id.error();
+    if (!*id)
+        return std::optional<std::string>();
+    auto name = program_name(**id);
     if (!name)
         return name.error();
     return std::optional<std::string>(*name);
@@ -93,12 +111,21 @@ Result<std::optional<std::string>> attached_program(const std::string& dev, Hook
 
 Status attach(const std::string& dev, Hook hook, int prog_fd) {
     const std::string what = "tc filter " + hook_name(hook) + " on " + dev;
-    auto present = attached_program(dev, hook);
+    auto own = program_id_of(prog_fd);
+    if (!own)
+        return own.error();
+    auto present = attached_program_id(dev, hook);
     if (!present)
         return present.error();
-    if (*present && !is_ours(**present))
-        return make_error(what + ": priority " + std::to_string(kPriority) +
-                          " already holds a foreign program '" + **present + "'");
+    if (*present && **present != *own) {
+        // Someone's program sits at clatd's place. It is replaced only when it is one of
+        // clatd's (an older instance's); a program whose name cannot be read is foreign.
+        auto name = program_name(**present);
+        if (!name || !is_ours(*name))
+            return make_error(what + ": priority " + std::to_string(kPriority) +
+                              " already holds a foreign program (id " + std::to_string(**present) +
+                              (name ? " '" + *name + "'" : ", " + name.error().message) + ")");
+    }
     const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
     if (ifindex == 0)
         return make_error(what + ": no such device");
@@ -109,7 +136,11 @@ Status attach(const std::string& dev, Hook hook, int prog_fd) {
     opts.handle = kHandle;
     opts.priority = kPriority;
     opts.flags = *present ? BPF_TC_F_REPLACE : 0;
-    if (const int rc = bpf_tc_attach(&h, &opts); rc != 0)
+    const int rc = bpf_tc_attach(&h, &opts);
+    if (rc == -EEXIST)  // a filter that runs no eBPF program (classic BPF, u32, ...)
+        return make_error(what + ": priority " + std::to_string(kPriority) + " handle " +
+                          std::to_string(kHandle) + " already holds a foreign filter");
+    if (rc != 0)
         return errno_error(what, rc);
     return Ok{};
 }
@@ -121,11 +152,21 @@ Result<ApplyOutcome> remove_filter(const op::RemoveTcFilter& o) {
     if (o.priority != kPriority || o.handle != kHandle)
         return make_error("tc filter at priority " + std::to_string(o.priority) +
                           " is not where clatd attaches");
-    auto present = attached_program(o.dev, hook);
+    auto present = attached_program_id(o.dev, hook);
     if (!present)
         return present.error();
-    if (!*present || !is_ours(**present))
-        return ApplyOutcome::kAlreadyInPlace;  // gone, or someone else's now
+    if (!*present)
+        return ApplyOutcome::kAlreadyInPlace;  // gone
+    if (o.program_id) {
+        if (**present != *o.program_id)
+            return ApplyOutcome::kAlreadyInPlace;  // someone else's program now
+    } else {
+        auto name = program_name(**present);
+        if (!name)
+            return name.error();
+        if (!is_ours(*name))
+            return ApplyOutcome::kAlreadyInPlace;
+    }
     const int ifindex = static_cast<int>(if_nametoindex(o.dev.c_str()));
     if (ifindex == 0)
         return ApplyOutcome::kAlreadyInPlace;

@@ -162,7 +162,8 @@ void TaygaDataPath::on_exit(std::uint64_t run, pid_t pid, ChildExit exit) {
 }
 
 DataPathInfo TaygaDataPath::info() const {
-    DataPathInfo info{"tayga", translator_.running(), std::nullopt};
+    DataPathInfo info;
+    info.running = translator_.running();
     if (translator_.running())
         info.process_id = translator_.pid();
     return info;

@@ -62,6 +62,7 @@ Agent::Agent(boost::asio::io_context& io, AgentPorts ports, Config config, UndoJ
     };
     ports_.discovery.subscribe(sink);
     ports_.data_path.subscribe(sink);
+    ports_.data_path.use_journal(host_journal_);
     ports_.scripts.subscribe(sink);
     ports_.timers.subscribe(sink);
     ports_.discovery.configure(DiscoverySettings{config_.dns64_servers});

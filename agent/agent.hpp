@@ -61,6 +61,19 @@ struct Snapshot {
     std::uint64_t entropy = 0;
 };
 
+/// The executor's journal as the data path records its own host changes in it.
+class ExecutorJournal final : public HostJournalPort {
+  public:
+    explicit ExecutorJournal(Executor& executor) : executor_(executor) {}
+    Result<std::uint64_t> record(const Operation& undo) override {
+        return executor_.record_outside_plans(undo);
+    }
+    Status forget(std::uint64_t seq) override { return executor_.forget(seq); }
+
+  private:
+    Executor& executor_;
+};
+
 class Agent {
   public:
     /// Loads the configuration again for a reload (config::load_config with the command line).
@@ -123,6 +136,9 @@ class Agent {
     /// The plan for target against `snapshot`, reading into it what it lacks (sysctls), and
     /// inspecting the firewalls when no inspection is at hand.
     Result<Plan> plan_against(Snapshot& snapshot, const ClatTarget& target);
+    /// The IPv4 packet size the data path carries whole towards plat_dev (PlanInput::path_mtu).
+    std::optional<std::uint32_t> path_mtu(const Snapshot& snapshot,
+                                          const std::string& plat_dev) const;
     /// After a plan was applied: reads the kernel's echo of it and, if it explains the new
     /// state completely, takes it into the snapshot so that its notification plans nothing.
     void absorb_echo(const ClatTarget& target, const Plan& plan);
@@ -138,6 +154,7 @@ class Agent {
     Config config_;
     Options options_;
     Executor executor_;
+    ExecutorJournal host_journal_{executor_};
     Machine machine_;
     Snapshot snapshot_;
     std::mt19937_64 random_;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "agent/agent.hpp"
 #include "states/planner.hpp"
@@ -121,6 +122,33 @@ Result<Plan> Agent::make_current_plan(const ClatTarget& target) {
     return plan_against(snapshot_, target);
 }
 
+std::optional<std::uint32_t> Agent::path_mtu(const Snapshot& snapshot,
+                                             const std::string& plat_dev) const {
+    if (!ports_.data_path.info().follows_uplink_mtu)
+        return std::nullopt;
+    // The uplink's IPv6 MTU: its link MTU, or less when a Router Advertisement's MTU option
+    // lowered the device's IPv6 MTU (net/ipv6/conf/<dev>/mtu); the IPv4 header is 20 bytes
+    // shorter than the IPv6 header it becomes.
+    const Link* link = snapshot.observed.link_by_name(plat_dev);
+    if (link == nullptr || link->mtu == 0)
+        return std::nullopt;
+    std::uint32_t mtu = link->mtu;
+    if (snapshot.sysctls) {
+        if (auto it = snapshot.sysctls->find("net/ipv6/conf/" + plat_dev + "/mtu");
+            it != snapshot.sysctls->end()) {
+            std::uint32_t v6 = 0;
+            const auto& text = it->second;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v6);
+            if (ec == std::errc() && v6 >= kIpv6MinimumMtu)
+                mtu = std::min(mtu, v6);
+            (void)end;
+        }
+    }
+    if (mtu < kIpv6MinimumMtu)
+        return std::nullopt;
+    return mtu - kIpv4HeaderGrowth;
+}
+
 Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
     if (!snapshot.sysctls) {
         std::map<std::string, std::string> sysctls;
@@ -130,6 +158,7 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
         };
         read("net/ipv6/conf/all/forwarding");
         read("net/ipv6/conf/" + target.binding.plat_dev + "/proxy_ndp");
+        read("net/ipv6/conf/" + target.binding.plat_dev + "/mtu");
         read("net/ipv6/conf/all/accept_ra");
         read("net/ipv6/conf/default/accept_ra");
         for (const auto& [index, link] : snapshot.observed.links)
@@ -165,6 +194,7 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
                     firewall_->targets,
                     applied,
                     firewall_mark_,
+                    path_mtu(snapshot, target.binding.plat_dev),
                     firewall_->lost};
     auto plan = make_plan(input);
     // Firewall rules cannot be observed: one the firewall adapter found in place (or had no

@@ -4,6 +4,34 @@
 #include <utility>
 
 namespace clat {
+
+std::string counts_text(const std::vector<std::pair<std::string, std::uint64_t>>& counts) {
+    std::string out;
+    for (const auto& [name, n] : counts) {
+        if (n > 0)
+            out += (out.empty() ? "" : " ") + name + "=" + std::to_string(n);
+    }
+    return out;
+}
+
+dbus::Counters to_dbus_counters(const DeviceCounters& device,
+                                const std::optional<DataPathCounters>& fast) {
+    dbus::Counters c;
+    c.rx_packets = device.rx_packets;
+    c.tx_packets = device.tx_packets;
+    c.rx_bytes = device.rx_bytes;
+    c.tx_bytes = device.tx_bytes;
+    if (fast) {
+        c.fast_egress_packets = fast->egress_packets;
+        c.fast_egress_bytes = fast->egress_bytes;
+        c.fast_ingress_packets = fast->ingress_packets;
+        c.fast_ingress_bytes = fast->ingress_bytes;
+        c.fast_slow_path = counts_text(fast->slow_path);
+        c.fast_dropped = counts_text(fast->dropped);
+    }
+    return c;
+}
+
 dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
                                  std::int64_t now_monotonic_ms, std::int64_t now_unix_ms) {
     dbus::AgentStatus s;
@@ -26,6 +54,8 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
     s.clat_v6 = view.machine.binding ? view.machine.binding->clat_v6.to_string() : std::string();
     s.translator_pid = static_cast<std::uint32_t>(view.data_path.process_id.value_or(0));
     s.translator_restarts = static_cast<std::uint32_t>(view.machine.translator_restarts);
+    s.data_path = view.data_path.backend;
+    s.data_path_reason = view.data_path.reason;
     for (const op::FirewallBackend backend : view.firewall)
         s.firewall += (s.firewall.empty() ? "" : ",") + std::string(op::to_string(backend));
     s.last_transition = static_cast<std::uint64_t>(view.last_transition_unix_us);
@@ -34,12 +64,13 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
 }
 
 ControlPlane::ControlPlane(boost::asio::io_context& io, const Config& config,
-                           CounterReader counters)
+                           CounterReader counters, FastCounterReader fast)
     : config_(config),
       counters_(std::move(counters)),
+      fast_(std::move(fast)),
       service_(io, *this, config.dbus_admin_group, [this] {
-          const DeviceCounters c = counters_(config_.clat_dev);
-          return dbus::Counters{c.rx_packets, c.tx_packets, c.rx_bytes, c.tx_bytes};
+          return to_dbus_counters(counters_(config_.clat_dev),
+                                  fast_ ? fast_() : std::optional<DataPathCounters>());
       }) {}
 
 void ControlPlane::attach(std::function<Status()> reload, std::function<void()> rediscover) {

@@ -47,6 +47,13 @@ class Executor {
     /// Reverts, newest first and best effort, what was applied after sp; first error.
     Status rollback_to(UndoJournal::Savepoint sp) { return journal_.rollback_to(sp, kernel_); }
 
+    /// A change an adapter makes outside any plan (HostJournalPort): journalled like the
+    /// plans' changes, reverted by undo_all() and recover(), never by a plan's rollback.
+    Result<std::uint64_t> record_outside_plans(const Operation& undo) {
+        return journal_.record_outside_plans(undo);
+    }
+    Status forget(std::uint64_t seq) { return journal_.cancel(seq); }
+
     /// The changes currently applied and not yet undone: their pending undo entries.
     const std::vector<UndoEntry>& applied() const { return journal_.pending(); }
     const UndoJournal& journal() const { return journal_; }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "adapters/asio_timers.hpp"
+#include "adapters/bpf_data_path.hpp"
 #include "adapters/child_process.hpp"
 #include "adapters/device_counters.hpp"
 #include "adapters/dns64_plat_discovery.hpp"
@@ -113,13 +114,15 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     NetlinkObserver observer(io, monotonic_ms, [] {});
     Dns64PlatDiscovery discovery(io);
     RouterSolicitor solicitor(io);
-    TaygaDataPath data_path(io, reaper, run_dir);
+    TaygaDataPath tayga(io, reaper, run_dir);
+    BpfDataPath data_path(io, tayga);
     ScriptRunner scripts(io, reaper);
     AsioTimers timers(io);
     SystemdNotifier notifier(io);
     // D-Bus first, so that READY=1 (after the first evaluation) finds the API up; without a
     // bus the service keeps retrying and the CLAT works regardless (SPEC §8).
-    ControlPlane control(io, config, read_device_counters);
+    ControlPlane control(io, config, read_device_counters,
+                         [&data_path] { return data_path.counters(); });
     MetricsExporter metrics(io, config, read_device_counters, monotonic_ms);
     StatusFanout status({&control, &metrics});
     Agent::Options options;

@@ -79,6 +79,7 @@ UndoJournal::UndoJournal(UndoJournal&& other) noexcept
       fd_(std::exchange(other.fd_, -1)),
       next_seq_(other.next_seq_),
       pending_(std::move(other.pending_)),
+      outside_plans_(std::move(other.outside_plans_)),
       load_problems_(std::move(other.load_problems_)) {}
 
 UndoJournal& UndoJournal::operator=(UndoJournal&& other) noexcept {
@@ -89,6 +90,7 @@ UndoJournal& UndoJournal::operator=(UndoJournal&& other) noexcept {
         fd_ = std::exchange(other.fd_, -1);
         next_seq_ = other.next_seq_;
         pending_ = std::move(other.pending_);
+        outside_plans_ = std::move(other.outside_plans_);
         load_problems_ = std::move(other.load_problems_);
     }
     return *this;
@@ -222,6 +224,13 @@ Result<std::uint64_t> UndoJournal::record(const Operation& undo) {
     return seq;
 }
 
+Result<std::uint64_t> UndoJournal::record_outside_plans(const Operation& undo) {
+    auto seq = record(undo);
+    if (seq)
+        outside_plans_.push_back(*seq);
+    return seq;
+}
+
 Status UndoJournal::cancel(std::uint64_t seq) {
     auto it = std::find_if(pending_.begin(), pending_.end(),
                            [&](const UndoEntry& e) { return e.seq == seq; });
@@ -230,6 +239,7 @@ Status UndoJournal::cancel(std::uint64_t seq) {
     // Dropped from memory even if the record cannot be written: this instance must not revert
     // the change; only a crash before the next successful write could still make it do so.
     pending_.erase(it);
+    std::erase(outside_plans_, seq);
     if (auto written = append("cancel " + std::to_string(seq) + "\n"); !written)
         return written;
     remove_if_idle();
@@ -239,8 +249,12 @@ Status UndoJournal::cancel(std::uint64_t seq) {
 Status UndoJournal::rollback_to(Savepoint sp, KernelPort& kernel) {
     std::optional<Error> first_error;
     std::vector<UndoEntry> todo;
-    std::copy_if(pending_.begin(), pending_.end(), std::back_inserter(todo),
-                 [&](const UndoEntry& e) { return e.seq >= sp.first_seq; });
+    std::copy_if(
+        pending_.begin(), pending_.end(), std::back_inserter(todo), [&](const UndoEntry& e) {
+            const bool outside = std::find(outside_plans_.begin(), outside_plans_.end(), e.seq) !=
+                                 outside_plans_.end();
+            return e.seq >= sp.first_seq && (sp.first_seq == 0 || !outside);
+        });
     for (auto it = todo.rbegin(); it != todo.rend(); ++it) {
         const auto text = to_string(it->undo);
         auto outcome = kernel.apply(it->undo);

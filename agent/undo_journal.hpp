@@ -59,13 +59,17 @@ class UndoJournal {
 
     /// Durably appends `undo <seq> <text>`; call before making the change. Returns the seq.
     Result<std::uint64_t> record(const Operation& undo);
+    /// As record(), for a change made outside any plan (HostJournalPort): rollback_to() a
+    /// savepoint leaves it alone; only replay_all() reverts it.
+    Result<std::uint64_t> record_outside_plans(const Operation& undo);
     /// Durably appends `cancel <seq>` and drops the entry from pending() (also when the
     /// write fails). Removes the file when nothing is left pending.
     Status cancel(std::uint64_t seq);
 
     /// Marks the current end of the journal.
     Savepoint savepoint() const { return Savepoint{next_seq_}; }
-    /// Reverts, newest first, every pending entry recorded after sp (see replay_all()).
+    /// Reverts, newest first, every pending entry recorded after sp (see replay_all()) except
+    /// those recorded outside plans, unless sp is the journal's start.
     Status rollback_to(Savepoint sp, KernelPort& kernel);
     /// Reverts every pending entry, newest first, best effort: an entry whose undo fails stays
     /// pending and the replay goes on; returns the first error. Each entry reverted is
@@ -93,6 +97,7 @@ class UndoJournal {
     int fd_ = -1;
     std::uint64_t next_seq_ = 1;
     std::vector<UndoEntry> pending_;
+    std::vector<std::uint64_t> outside_plans_;  ///< seqs of record_outside_plans()
     std::vector<std::string> load_problems_;
 };
 

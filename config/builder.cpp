@@ -219,6 +219,18 @@ Status set_script_timeout(Config& c, std::string_view v) {
     return Ok{};
 }
 
+Status set_data_path(Config& c, std::string_view v) {
+    if (v == "auto")
+        c.data_path = DataPathMode::kAuto;
+    else if (v == "bpf")
+        c.data_path = DataPathMode::kBpf;
+    else if (v == "tayga")
+        c.data_path = DataPathMode::kTayga;
+    else
+        return make_error("'" + std::string(v) + "' is not auto, bpf or tayga");
+    return Ok{};
+}
+
 Status add_tayga_extra(Config& c, std::string_view v) {
     c.tayga_extra.emplace_back(v);
     return Ok{};
@@ -270,6 +282,7 @@ constexpr std::array kKeys{
     KeyDef{"tayga-restart-delay", set_restart_delay, reset<&Config::tayga_restart_delay_ms>},
     KeyDef{"metrics-file", set_metrics_file, reset<&Config::metrics_file>},
     KeyDef{"metrics-interval", set_metrics_interval, reset<&Config::metrics_interval>},
+    KeyDef{"data-path", set_data_path, reset<&Config::data_path>},
     KeyDef{"tayga-extra", add_tayga_extra, reset<&Config::tayga_extra>},
 };
 

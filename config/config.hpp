@@ -22,6 +22,22 @@ struct ClatV6Shared {
 };
 using ClatV6Mode = std::variant<ClatV6Derived, ClatV6Shared, Ipv6Address>;
 
+/// What translates the packets (`data-path`): the eBPF programs with TAYGA as their slow path
+/// when they load and attach, else TAYGA alone (auto); the eBPF programs or a failed data path
+/// (bpf); TAYGA alone (tayga).
+enum class DataPathMode { kAuto, kBpf, kTayga };
+inline const char* to_string(DataPathMode mode) {
+    switch (mode) {
+        case DataPathMode::kBpf:
+            return "bpf";
+        case DataPathMode::kTayga:
+            return "tayga";
+        case DataPathMode::kAuto:
+            break;
+    }
+    return "auto";
+}
+
 struct Config {
     int quiet = 0;
     int debug = 0;
@@ -51,13 +67,16 @@ struct Config {
     bool v4_defaultroute_enable = true;
     bool v4_defaultroute_replace = false;
     std::uint32_t v4_defaultroute_metric = 2048;
-    std::uint32_t v4_defaultroute_mtu = 1260;             ///< 0: no MTU on the route
+    /// 0: no MTU on the route; unset: 1260 with TAYGA alone, the uplink's IPv6 MTU minus 20
+    /// with the eBPF path (kDefaultRouteMtu when that is not known).
+    std::optional<std::uint32_t> v4_defaultroute_mtu;
     std::optional<std::uint32_t> v4_defaultroute_advmss;  ///< unset: mtu - 40 (none if mtu 0)
     std::uint32_t route_table = 0xc1a7;
     std::uint32_t ctmark = 0;  ///< default 0xc1a7 when clat-v6-addr=shared
     bool pref64_enable = true;
     bool dad_enable = true;
     std::vector<std::string> tayga_extra;  ///< extra tayga.conf lines, in order
+    DataPathMode data_path = DataPathMode::kAuto;
     /// `tayga-restart-delay` (seconds in the file): the first restart delay of a dead
     /// translator, and the time base every other supervision time scales with.
     std::uint32_t tayga_restart_delay_ms = 1000;
@@ -68,12 +87,23 @@ struct Config {
     std::optional<std::string> metrics_file;
     std::uint32_t metrics_interval = 15;  ///< seconds between rewrites while Running
 
+    /// TAYGA's IPv4 MTU: its IPv6 packets stay within the IPv6 minimum MTU (1280 - 20).
+    static constexpr std::uint32_t kDefaultRouteMtu = 1260;
+
+    /// The IPv4 default route's MTU in force: the explicit value, else the one the data path
+    /// carries (`path_mtu`: the uplink's IPv6 MTU - 20 for the eBPF path), else 1260.
+    std::uint32_t effective_mtu(std::optional<std::uint32_t> path_mtu = std::nullopt) const {
+        if (v4_defaultroute_mtu)
+            return *v4_defaultroute_mtu;
+        return path_mtu.value_or(kDefaultRouteMtu);
+    }
     /// The advmss in force: the explicit value, else mtu - 40, else none.
-    std::optional<std::uint32_t> effective_advmss() const {
+    std::optional<std::uint32_t> effective_advmss(
+        std::optional<std::uint32_t> path_mtu = std::nullopt) const {
         if (v4_defaultroute_advmss)
             return v4_defaultroute_advmss;
-        if (v4_defaultroute_mtu > 40)
-            return v4_defaultroute_mtu - 40;
+        if (const std::uint32_t mtu = effective_mtu(path_mtu); mtu > 40)
+            return mtu - 40;
         return std::nullopt;
     }
     bool operator==(const Config&) const = default;

@@ -71,7 +71,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"v4-defaultroute-enable", yes_no(c.v4_defaultroute_enable)},
         {"v4-defaultroute-replace", yes_no(c.v4_defaultroute_replace)},
         {"v4-defaultroute-metric", std::to_string(c.v4_defaultroute_metric)},
-        {"v4-defaultroute-mtu", std::to_string(c.v4_defaultroute_mtu)},
+        {"v4-defaultroute-mtu", optional_text(c.v4_defaultroute_mtu, number)},
         {"v4-defaultroute-advmss", optional_text(c.effective_advmss(), number)},
         {"route-table", hex(c.route_table)},
         {"ctmark", hex(c.ctmark)},
@@ -81,6 +81,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         {"tayga-restart-delay", seconds_text(c.tayga_restart_delay_ms)},
         {"metrics-file", optional_text(c.metrics_file, text)},
         {"metrics-interval", std::to_string(c.metrics_interval)},
+        {"data-path", to_string(c.data_path)},
     };
     if (c.tayga_extra.empty())
         out.emplace_back("tayga-extra", "");

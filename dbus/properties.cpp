@@ -39,6 +39,12 @@ constexpr std::array kProperties = {
                  [](const AgentStatus& s, const Counters&) -> PropertyValue {
                      return s.translator_restarts;
                  }},
+    PropertySpec{
+        "DataPath", "data_path", "Data path", 's', true, K::kPlain,
+        [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.data_path; }},
+    PropertySpec{
+        "DataPathReason", "data_path_reason", "Data path reason", 's', true, K::kPlain,
+        [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.data_path_reason; }},
     PropertySpec{"FirewallBackends", "firewall", "Firewall rules in", 's', true, K::kPlain,
                  [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.firewall; }},
     PropertySpec{
@@ -57,6 +63,27 @@ constexpr std::array kProperties = {
                  [](const AgentStatus&, const Counters& c) -> PropertyValue { return c.rx_bytes; }},
     PropertySpec{"TxBytes", "tx_bytes", "TX bytes", 't', false, K::kPlain,
                  [](const AgentStatus&, const Counters& c) -> PropertyValue { return c.tx_bytes; }},
+    PropertySpec{"FastEgressPackets", "fast_egress_packets", "eBPF out packets", 't', false,
+                 K::kPlain,
+                 [](const AgentStatus&,
+                    const Counters& c) -> PropertyValue { return c.fast_egress_packets; }},
+    PropertySpec{
+        "FastEgressBytes", "fast_egress_bytes", "eBPF out bytes", 't', false, K::kPlain,
+        [](const AgentStatus&, const Counters& c) -> PropertyValue { return c.fast_egress_bytes; }},
+    PropertySpec{"FastIngressPackets", "fast_ingress_packets", "eBPF in packets", 't', false,
+                 K::kPlain,
+                 [](const AgentStatus&,
+                    const Counters& c) -> PropertyValue { return c.fast_ingress_packets; }},
+    PropertySpec{"FastIngressBytes", "fast_ingress_bytes", "eBPF in bytes", 't', false, K::kPlain,
+                 [](const AgentStatus&, const Counters& c) -> PropertyValue {
+                     return c.fast_ingress_bytes;
+                 }},
+    PropertySpec{
+        "FastSlowPath", "fast_slow_path", "eBPF left to TAYGA", 's', false, K::kPlain,
+        [](const AgentStatus&, const Counters& c) -> PropertyValue { return c.fast_slow_path; }},
+    PropertySpec{
+        "FastDropped", "fast_dropped", "eBPF drops", 's', false, K::kPlain,
+        [](const AgentStatus&, const Counters& c) -> PropertyValue { return c.fast_dropped; }},
 };
 
 }  // namespace

@@ -154,6 +154,8 @@ void DbusService::connect() {
         CLAT_PROPERTY("ClatIPv6Address", "s"),
         CLAT_PROPERTY("TranslatorPid", "u"),
         CLAT_PROPERTY("TranslatorRestarts", "u"),
+        CLAT_PROPERTY("DataPath", "s"),
+        CLAT_PROPERTY("DataPathReason", "s"),
         CLAT_PROPERTY("FirewallBackends", "s"),
         CLAT_PROPERTY("LastTransition", "t"),
         CLAT_PROPERTY("LastError", "s"),
@@ -162,6 +164,12 @@ void DbusService::connect() {
         CLAT_COUNTER("TxPackets"),
         CLAT_COUNTER("RxBytes"),
         CLAT_COUNTER("TxBytes"),
+        CLAT_COUNTER("FastEgressPackets"),
+        CLAT_COUNTER("FastEgressBytes"),
+        CLAT_COUNTER("FastIngressPackets"),
+        CLAT_COUNTER("FastIngressBytes"),
+        SD_BUS_PROPERTY("FastSlowPath", "s", get_property, 0, 0),
+        SD_BUS_PROPERTY("FastDropped", "s", get_property, 0, 0),
 #undef CLAT_PROPERTY
 #undef CLAT_COUNTER
         SD_BUS_VTABLE_END,

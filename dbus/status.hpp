@@ -27,6 +27,10 @@ struct AgentStatus {
     /// PID of the translator child; 0 when none runs.
     std::uint32_t translator_pid = 0;
     std::uint32_t translator_restarts = 0;
+    /// What carries the packets: "bpf" (eBPF programs, TAYGA as the slow path) or "tayga".
+    std::string data_path = "tayga";
+    /// Why the eBPF path is not in use although data-path asks for it; empty otherwise.
+    std::string data_path_reason;
     /// Where clatd's firewall accept rules are now, comma-separated in the order "nftables",
     /// "ip6tables", "ip6tables-legacy"; empty when no rule is in place.
     std::string firewall;
@@ -37,12 +41,22 @@ struct AgentStatus {
     bool operator==(const AgentStatus&) const = default;
 };
 
-/// Packet and byte counters of the CLAT device (all zero when it does not exist).
+/// Packet and byte counters of the CLAT device (all zero when it does not exist): with the
+/// eBPF data path, what the slow path (TAYGA) carried; and the fast path's own counters (zero
+/// without it).
 struct Counters {
     std::uint64_t rx_packets = 0;
     std::uint64_t tx_packets = 0;
     std::uint64_t rx_bytes = 0;
     std::uint64_t tx_bytes = 0;
+    std::uint64_t fast_egress_packets = 0;  ///< IPv4 -> IPv6 in the kernel
+    std::uint64_t fast_egress_bytes = 0;
+    std::uint64_t fast_ingress_packets = 0;  ///< IPv6 -> IPv4 in the kernel
+    std::uint64_t fast_ingress_bytes = 0;
+    /// "reason=N ..." of the packets the fast path left to the slow path (nonzero only).
+    std::string fast_slow_path;
+    /// "reason=N ..." of the packets the fast path dropped (nonzero only).
+    std::string fast_dropped;
 
     bool operator==(const Counters&) const = default;
 };

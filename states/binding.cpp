@@ -67,7 +67,8 @@ std::string ClatTarget::to_string() const {
 }
 
 std::string DataPathMapping::to_string() const {
-    return "plat=" + plat_prefix.to_string() + " clat-v6=" + clat_v6.to_string();
+    return "plat=" + plat_prefix.to_string() + " clat-v6=" + clat_v6.to_string() +
+           (plat_dev.empty() ? "" : " dev=" + plat_dev);
 }
 
 Result<Binding> resolve_binding(const BindingSettings& settings, const Observed& observed,

@@ -44,16 +44,18 @@ struct ClatTarget {
     bool operator==(const ClatTarget&) const = default;
 };
 
-/// What the data path translates between; a change of either needs a new mapping.
+/// What the data path translates between and where; a change of any needs a new mapping.
 struct DataPathMapping {
     Ipv6Prefix plat_prefix;
     Ipv6Address clat_v6;
+    /// The PLAT-facing device (the eBPF path's uplink hook); TAYGA does not need it.
+    std::string plat_dev;
     std::string to_string() const;
     bool operator==(const DataPathMapping&) const = default;
 };
 
 inline DataPathMapping mapping_of(const ClatTarget& target) {
-    return DataPathMapping{target.plat.prefix, target.binding.clat_v6};
+    return DataPathMapping{target.plat.prefix, target.binding.clat_v6, target.binding.plat_dev};
 }
 
 /// What DAD taught during one activation: addresses another node holds, and addresses that

@@ -34,6 +34,7 @@ Config without_known(Config c) {
     c.tayga_conffile = defaults.tayga_conffile;
     c.tayga_v4_addr = defaults.tayga_v4_addr;
     c.tayga_extra = defaults.tayga_extra;
+    c.data_path = defaults.data_path;
     c.v4_conncheck_enable = defaults.v4_conncheck_enable;
     c.v4_conncheck_delay = defaults.v4_conncheck_delay;
     c.script_up = defaults.script_up;
@@ -88,7 +89,8 @@ ConfigDiff diff_config(const Config& a, const Config& b) {
     d.device = a.clat_dev != b.clat_dev;
     d.data_path = a.cmd_tayga != b.cmd_tayga || a.tayga_conffile != b.tayga_conffile ||
                   a.tayga_v4_addr != b.tayga_v4_addr || a.tayga_extra != b.tayga_extra ||
-                  a.clat_v4_addr != b.clat_v4_addr || a.clat_dev != b.clat_dev;
+                  a.clat_v4_addr != b.clat_v4_addr || a.clat_dev != b.clat_dev ||
+                  a.data_path != b.data_path;
     d.probe_v4 = a.v4_conncheck_enable != b.v4_conncheck_enable ||
                  a.v4_conncheck_delay != b.v4_conncheck_delay ||
                  a.v4_defaultroute_replace != b.v4_defaultroute_replace;

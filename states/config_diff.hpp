@@ -14,7 +14,7 @@ struct ConfigDiff {
     bool clat = false;       ///< what the desired kernel state and the binding are made of
     /// clat-dev: every object lives on the device, so the CLAT is torn down and made anew.
     bool device = false;
-    bool data_path = false;    ///< cmd-tayga, tayga-conffile, tayga-v4-addr, tayga-extra
+    bool data_path = false;    ///< data-path, cmd-tayga, tayga-conffile, tayga-v4-addr, tayga-extra
     bool probe_v4 = false;     ///< v4-conncheck-enable, v4-conncheck-delay
     bool scripts = false;      ///< script-up, script-down, script-timeout
     bool supervision = false;  ///< tayga-restart-delay

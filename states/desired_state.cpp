@@ -63,7 +63,7 @@ RouteV6 clat_route(const PlanInput& in) {
     return route;
 }
 
-std::optional<RouteV4> default_route(const Config& config) {
+std::optional<RouteV4> default_route(const Config& config, std::optional<std::uint32_t> path_mtu) {
     if (!config.v4_defaultroute_enable)
         return std::nullopt;
     RouteV4 route;
@@ -72,8 +72,8 @@ std::optional<RouteV4> default_route(const Config& config) {
     route.table = kMainTable;
     route.protocol = kRouteProtocol;
     route.scope = 0;  // universe, like any default route
-    route.mtu = config.v4_defaultroute_mtu;
-    route.advmss = config.effective_advmss().value_or(0);
+    route.mtu = config.effective_mtu(path_mtu);
+    route.advmss = config.effective_advmss(path_mtu).value_or(0);
     return route;
 }
 
@@ -134,7 +134,7 @@ Result<DesiredState> desired_state(const PlanInput& in) {
     desired.clat_dev = in.config.clat_dev;
     desired.clat_v4 = in.config.clat_v4_addr;
     desired.clat_route = clat_route(in);
-    desired.default_route = default_route(in.config);
+    desired.default_route = default_route(in.config, in.path_mtu);
     desired.remove_foreign_default_routes = in.config.v4_defaultroute_replace;
     desired.sysctls = sysctls(in);
     if (in.config.proxynd_enable)

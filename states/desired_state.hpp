@@ -52,6 +52,11 @@ inline constexpr std::uint32_t kClatRouteMetricV6 = 1024;
 /// there already (or is in firewall_lost).
 /// Both journal styles work: an entry cancelled by its removal, or a later removal entry
 /// (an add followed by its inverse counts as not applied).
+/// The IPv6 minimum link MTU (RFC 8200 §5).
+inline constexpr std::uint32_t kIpv6MinimumMtu = 1280;
+/// How much larger a translated packet is: an IPv6 header (40) for an IPv4 header (20).
+inline constexpr std::uint32_t kIpv4HeaderGrowth = 20;
+
 struct PlanInput {
     const Config& config;
     const Observed& observed;
@@ -69,6 +74,9 @@ struct PlanInput {
     const Plan& applied;
     /// This instance's mark for its firewall rules (op::FirewallRule::mark).
     std::string firewall_mark;
+    /// The largest IPv4 packet the data path carries whole (the uplink's IPv6 MTU - 20 with
+    /// the eBPF path); nullopt: TAYGA's 1260. An explicit v4-defaultroute-mtu wins.
+    std::optional<std::uint32_t> path_mtu;
     /// Rules of `applied` that the agent's last look at the firewall found removed in whole
     /// or in part behind its back (a flush, a firewall reload): planned again like a rule
     /// that was never added.

@@ -387,6 +387,7 @@ void describe(C& c, O& o) {
         c.req("hook", o.hook);
         c.req("prio", o.priority);
         c.req("handle", o.handle);
+        c.opt("prog-id", o.program_id);
     } else if constexpr (std::is_same_v<T, RemoveClsact>) {
         c.req("dev", o.dev);
     } else if constexpr (kIsOneOf<T, AddProxyNeighbour, RemoveProxyNeighbour>) {

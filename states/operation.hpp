@@ -178,12 +178,16 @@ struct RemoveFirewallAccept {
 };
 
 /// Removes the tc filter the eBPF data path attached (hook "ingress" or "egress" of dev, at
-/// priority/handle), but only if it still runs one of clatd's programs: the undo of an attach.
+/// priority/handle), but only if it still runs clatd's program: the undo of an attach.
 struct RemoveTcFilter {
     std::string dev;
     std::string hook;
     std::uint32_t priority = 0;
     std::uint32_t handle = 0;
+    /// The id of the program clatd attached there: the filter is removed only while it still
+    /// runs that program (ids are not reused while a filter holds the program). Unset in older
+    /// journals: then by the program's name, which needs CAP_SYS_ADMIN to read.
+    std::optional<std::uint32_t> program_id;
     bool operator==(const RemoveTcFilter&) const = default;
 };
 /// Deletes the clsact qdisc of dev: the undo of creating it (never journalled for a clsact

@@ -83,7 +83,7 @@ for line in quiet=1 clat-dev=clat0 clat-v6-addr=shared proxynd-enable=no ctmark=
     script-timeout=30; do
     expect_line perl "$line"
 done
-[ "$(wc -l <"$dir/perl.out")" = 38 ] || fail "perl: expected 38 lines, got $(wc -l <"$dir/perl.out")"
+[ "$(wc -l <"$dir/perl.out")" = 39 ] || fail "perl: expected 39 lines, got $(wc -l <"$dir/perl.out")"
 
 overrides=(-q -d clat-dev=cli0 ctmark=0 tayga-extra=a 'tayga-extra=b c' plat-prefix=)
 run perl_cli --check-config -c "$dir/perl.conf" "${overrides[@]}"

@@ -102,13 +102,18 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 want = {"state", "reason", "plat_prefix", "plat_source", "plat_expiry", "plat_dev", "clat_dev",
         "clat_v4", "clat_v6", "translator_pid", "translator_restarts", "firewall", "last_transition",
-        "last_error", "rx_packets", "tx_packets", "rx_bytes", "tx_bytes"}
+        "last_error", "rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "data_path",
+        "data_path_reason", "fast_egress_packets", "fast_egress_bytes", "fast_ingress_packets",
+        "fast_ingress_bytes", "fast_slow_path", "fast_dropped"}
 assert set(s) == want, set(s) ^ want
+assert s["data_path"] == "tayga" and s["data_path_reason"] == "", s
+# No fast path in the fake agent: its counters are zero.
+assert all(s[k] == 0 for k in want if k.startswith("fast_") and k.endswith(("_packets", "_bytes"))), s
 assert s["state"] == "Idle" and s["reason"] == "no IPv6 default route", s
 assert s["plat_prefix"] == "" and s["translator_pid"] == 0, s
 assert isinstance(s["last_transition"], int) and s["last_transition"] > 1.6e15, s
 # The fake device's counters grow with every read.
-assert all(isinstance(s[k], int) and s[k] > 0 for k in want if k.endswith(("_packets", "_bytes"))), s
+assert all(isinstance(s[k], int) and s[k] > 0 for k in want if k.endswith(("_packets", "_bytes")) and not k.startswith("fast_")), s
 PY
 then pass "JSON has every field with the right values"; else fail "JSON fields"; fi
 

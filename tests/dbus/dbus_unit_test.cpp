@@ -44,14 +44,25 @@ TEST_CASE("the property table: unique names, counters never announce changes") {
         CHECK(dbus_names.insert(p.dbus_name).second);
         CHECK(json_names.insert(p.json_name).second);
         CHECK(find_property(p.dbus_name) == &p);
-        const bool counter = p.dbus_name.ends_with("Packets") || p.dbus_name.ends_with("Bytes");
+        const bool counter = p.dbus_name.ends_with("Packets") || p.dbus_name.ends_with("Bytes") ||
+                             p.dbus_name.starts_with("Fast");
         CHECK(p.emits_change == !counter);
     }
-    CHECK(properties().size() == 18);
+    CHECK(properties().size() == 26);
     CHECK(find_property("Nope") == nullptr);
-    const Counters c{1, 2, 3, 4};
+    Counters c;
+    c.rx_packets = 1;
+    c.tx_packets = 2;
+    c.rx_bytes = 3;
+    c.tx_bytes = 4;
+    c.fast_ingress_packets = 5;
+    c.fast_slow_path = "fragment=2";
     CHECK(find_property("TxBytes")->get(AgentStatus{}, c) == PropertyValue(std::uint64_t{4}));
     CHECK(find_property("RxPackets")->get(AgentStatus{}, c) == PropertyValue(std::uint64_t{1}));
+    CHECK(find_property("FastIngressPackets")->get(AgentStatus{}, c) ==
+          PropertyValue(std::uint64_t{5}));
+    CHECK(find_property("FastSlowPath")->get(AgentStatus{}, c) ==
+          PropertyValue(std::string("fragment=2")));
 }
 
 TEST_CASE("only root or a member of the admin group may call methods") {

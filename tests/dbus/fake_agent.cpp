@@ -110,7 +110,12 @@ int run() {
         group = g;
     clat::dbus::DbusService service(io, control, group, [&reads] {
         ++reads;  // counters grow on every read, like a live device
-        return clat::dbus::Counters{reads, 2 * reads, 100 * reads, 200 * reads};
+        clat::dbus::Counters c;
+        c.rx_packets = reads;
+        c.tx_packets = 2 * reads;
+        c.rx_bytes = 100 * reads;
+        c.tx_bytes = 200 * reads;
+        return c;
     });
     control.attach(service);
 

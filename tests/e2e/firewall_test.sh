@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e.firewall: the firewall that is really in use (issue 12 item 4) on the host, with nft
-# installed:
+# installed and data-path=tayga (packets the eBPF path translates meet no forward hook):
 #   l. a legacy ip6tables FORWARD DROP (ip6tables-legacy, which nft does not show): clatd's
 #      rules go into the legacy table (status firewall=ip6tables-legacy), IPv4 works through
 #      the CLAT, and after the stop the rules are gone (host exactly as before);
@@ -46,7 +46,9 @@ open_host() {
 
 start_running() {
     local what=$1
-    printf 'v4-conncheck-delay=1\nplat-prefix=%s\n' "$PLAT" >"$TB_DIR/clatd.conf"
+    # TAYGA carries every packet: the eBPF path's tc redirects meet no forward hook, so a
+    # ping through it would pass any firewall and show nothing.
+    printf 'v4-conncheck-delay=1\nplat-prefix=%s\ndata-path=tayga\n' "$PLAT" >"$TB_DIR/clatd.conf"
     tb_clatd_start
     tb_check "$what: Running" tb_clatd_wait_state Running 15
 }

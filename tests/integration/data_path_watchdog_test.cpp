@@ -61,7 +61,7 @@ struct Bed {
     }
     void start() {
         data_path->start({*clat::Ipv6Prefix::parse("2001:db8:64::/96"),
-                          *clat::Ipv6Address::parse("2001:db8:1::c1a7")});
+                          *clat::Ipv6Address::parse("2001:db8:1::c1a7"), ""});
         REQUIRE(run_until(io, [&] { return started(); }));
     }
     bool started() const {

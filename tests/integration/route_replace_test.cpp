@@ -96,7 +96,8 @@ struct Host {
                               {},
                               {},
                               applied,
-                              "0123456789abcdef"};
+                              "0123456789abcdef",
+                              std::nullopt};
         auto plan = make_plan(input);
         REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
         auto result = executor.apply(*plan);

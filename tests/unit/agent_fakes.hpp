@@ -149,9 +149,13 @@ class FakeDataPath final : public DataPathPort {
         sink_(event::DataPathStopped{});
     }
     DataPathInfo info() const override {
-        return DataPathInfo{
-            "fake", running_,
-            running_ ? std::optional<int>(4000 + static_cast<int>(run_)) : std::nullopt};
+        DataPathInfo info;
+        info.backend = "fake";
+        info.running = running_;
+        if (running_)
+            info.process_id = 4000 + static_cast<int>(run_);
+        info.follows_uplink_mtu = follows_uplink_mtu;
+        return info;
     }
     void exit(const std::string& status) {
         running_ = false;
@@ -164,6 +168,7 @@ class FakeDataPath final : public DataPathPort {
     std::vector<std::string> calls;  ///< "start plat=… clat-v6=…", "replace …", "stop"
     int fail_starts = 0;             ///< the next N starts/replacements fail
     int configures = 0;
+    bool follows_uplink_mtu = false;  ///< as the eBPF data path: the route MTU follows the uplink
     bool running() const { return running_; }
     std::optional<DataPathMapping> mapping;
 

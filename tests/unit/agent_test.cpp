@@ -61,8 +61,8 @@ TEST_CASE("agent: cold start applies each operation once and plans nothing for a
     REQUIRE(probe);
     bed.dad_outcome(*probe, true);
     CHECK(bed.state() == "Running");
-    CHECK(bed.data_path.calls ==
-          std::vector<std::string>{"start plat=2001:db8:64::/96 clat-v6=" + probe->to_string()});
+    CHECK(bed.data_path.calls == std::vector<std::string>{"start plat=2001:db8:64::/96 clat-v6=" +
+                                                          probe->to_string() + " dev=eth0"});
     CHECK(bed.kernel.count("create-tun") == 1);
     CHECK(applied_twice(bed.kernel.log) == 0);
     // One plan for the whole provisioning: the kernel's echo of it was absorbed (read with
@@ -219,7 +219,8 @@ TEST_CASE("agent: renumbering moves the CLAT; a replacement that cannot start ba
     REQUIRE(probe);
     CHECK(*probe != old_probe);
     bed.dad_outcome(*probe, true);
-    CHECK(bed.data_path.count("replace plat=2001:db8:64::/96 clat-v6=" + probe->to_string()) == 1);
+    CHECK(bed.data_path.count("replace plat=2001:db8:64::/96 clat-v6=" + probe->to_string() +
+                              " dev=eth0") == 1);
     CHECK(bed.state() == "Running");
     CHECK_FALSE(bed.data_path.running());
     CHECK(bed.timers.armed(Timer::TranslatorRestart));
@@ -479,6 +480,63 @@ TEST_CASE("agent: script-timeout kills a hung script-up and a hung script-down")
     CHECK(bed.state() == "Stopped");
     CHECK(bed.agent->exit_code() == 1);
     CHECK(host(bed) == before);
+}
+
+namespace {
+
+const RouteV4* default_route_v4(const AgentBed& bed) {
+    const auto& routes = bed.observer.state.routes_v4;
+    auto it =
+        std::find_if(routes.begin(), routes.end(), [](const RouteV4& r) { return r.is_default(); });
+    return it == routes.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+TEST_CASE("agent: the IPv4 route MTU follows the uplink with the eBPF path, 1260 with TAYGA") {
+    SUBCASE("eBPF: the uplink's IPv6 MTU - 20, following link MTU and RA MTU") {
+        AgentBed bed;
+        bed.data_path.follows_uplink_mtu = true;
+        bed.run_to_running();
+        const RouteV4* route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1480);
+        CHECK(route->advmss == 1440);
+        bed.observer.state.links[2].mtu = 9000;  // jumbo frames on the uplink
+        bed.observer.changed();
+        bed.settle();
+        route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 8980);
+        CHECK(route->advmss == 8940);
+        // A Router Advertisement's MTU option lowers the device's IPv6 MTU below the link's.
+        bed.kernel.sysctls["net/ipv6/conf/eth0/mtu"] = "1400";
+        bed.observer.state.links[2].mtu = 9001;
+        bed.observer.changed();
+        bed.settle();
+        route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1380);
+        CHECK(bed.state() == "Running");
+    }
+    SUBCASE("eBPF with an explicit v4-defaultroute-mtu: the configured value wins") {
+        AgentBed bed([](Config& c) { c.v4_defaultroute_mtu = 1400; });
+        bed.data_path.follows_uplink_mtu = true;
+        bed.run_to_running();
+        const RouteV4* route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1400);
+        CHECK(route->advmss == 1360);
+    }
+    SUBCASE("TAYGA alone: 1260 whatever the uplink") {
+        AgentBed bed;
+        bed.observer.state.links[2].mtu = 9000;
+        bed.run_to_running();
+        const RouteV4* route = default_route_v4(bed);
+        REQUIRE(route != nullptr);
+        CHECK(route->mtu == 1260);
+        CHECK(route->advmss == 1220);
+    }
 }
 
 }  // namespace clat::test

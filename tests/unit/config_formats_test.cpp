@@ -57,6 +57,7 @@ metrics-file=/var/lib/prometheus/node-exporter/clatd.prom
 metrics-interval=30
 tayga-extra=wkpf-strict no
 tayga-extra=offlink-mtu 1400
+data-path=tayga
 )";
 
 constexpr std::string_view kYaml = R"(# clatd.conf in YAML
@@ -99,6 +100,7 @@ metrics-interval: 30
 tayga-extra:
   - wkpf-strict no
   - offlink-mtu 1400
+data-path: tayga
 )";
 
 }  // namespace

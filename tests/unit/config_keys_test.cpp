@@ -56,8 +56,13 @@ TEST_CASE("the defaults are Perl clatd's") {
     CHECK(c.v4_defaultroute_enable);
     CHECK_FALSE(c.v4_defaultroute_replace);
     CHECK(c.v4_defaultroute_metric == 2048);
-    CHECK(c.v4_defaultroute_mtu == 1260);
+    CHECK_FALSE(c.v4_defaultroute_mtu);
+    CHECK(c.effective_mtu() == 1260);
     CHECK(c.effective_advmss() == 1220u);
+    // Unset, the MTU is what the data path carries (the eBPF path: uplink - 20).
+    CHECK(c.effective_mtu(1480) == 1480);
+    CHECK(c.effective_advmss(1480) == 1440u);
+    CHECK(c.data_path == DataPathMode::kAuto);
     CHECK(c.route_table == 0xc1a7);
     CHECK(c.ctmark == 0);
     CHECK(c.pref64_enable);
@@ -125,10 +130,17 @@ TEST_CASE("every key sets its field") {
         {"v4-defaultroute-metric=0x10", [](auto& c) { return c.v4_defaultroute_metric == 16; }},
         {"v4-defaultroute-mtu=1400",
          [](const Config& c) {
-             return c.v4_defaultroute_mtu == 1400 && c.effective_advmss() == 1360u;
+             // An explicit MTU wins over the data path's.
+             return c.v4_defaultroute_mtu == 1400u && c.effective_advmss() == 1360u &&
+                    c.effective_mtu(1480) == 1400 && c.effective_advmss(1480) == 1360u;
          }},
         {"v4-defaultroute-mtu=0",
-         [](const Config& c) { return c.v4_defaultroute_mtu == 0 && !c.effective_advmss(); }},
+         [](const Config& c) {
+             return c.v4_defaultroute_mtu == 0u && !c.effective_advmss() &&
+                    c.effective_mtu(1480) == 0;
+         }},
+        {"data-path=bpf", [](const Config& c) { return c.data_path == DataPathMode::kBpf; }},
+        {"data-path=tayga", [](const Config& c) { return c.data_path == DataPathMode::kTayga; }},
         {"v4-defaultroute-advmss=1000", [](auto& c) { return c.v4_defaultroute_advmss == 1000u; }},
         {"v4-defaultroute-advmss=0", [](auto& c) { return !c.v4_defaultroute_advmss.has_value(); }},
         {"route-table=100", [](const Config& c) { return c.route_table == 100; }},
@@ -184,6 +196,8 @@ TEST_CASE("bad values name the file, line and key") {
     CHECK(parse_error("forwarding-enable=maybe") ==
           "test.conf:1: key 'forwarding-enable': 'maybe' is not a boolean (use 1/0, yes/no, "
           "true/false or on/off)");
+    CHECK(parse_error("data-path=ebpf") ==
+          "test.conf:1: key 'data-path': 'ebpf' is not auto, bpf or tayga");
     CHECK(parse_error("quiet=10") == "test.conf:1: key 'quiet': '10' is out of range (0 to 9)");
     CHECK(parse_error("v4-defaultroute-mtu=67") ==
           "test.conf:1: key 'v4-defaultroute-mtu': 67 is not 0 or an MTU from 68 to 65535");

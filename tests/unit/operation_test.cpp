@@ -108,6 +108,9 @@ std::vector<Operation> every_kind_of_operation() {
         RemoveForeignRouteV4{"eth0", full_route_v4(), {}},
         RemoveForeignRouteV4{"", RouteV4{}, {0x02, 0x00, 0xff}},
         RestoreRoute{{0x02, 0x00, 0x00, 0x00, 0xfe, 0x04, 0x00, 0x01, 0xab, 0xcd, 0xef, 0x10}},
+        RemoveTcFilter{"eth0", "ingress", 0xc1a7, 0xc1a7, 4242},
+        RemoveTcFilter{"clat", "egress", 0xc1a7, 0xc1a7, std::nullopt},  // older journals
+        RemoveClsact{"eth0"},
     };
 }
 
@@ -300,7 +303,9 @@ TEST_CASE("adds and removes invert each other; the rest need observed state") {
             std::holds_alternative<SetSysctl>(op) || std::holds_alternative<SetLinkUp>(op) ||
             std::holds_alternative<SetLinkMtu>(op) || std::holds_alternative<DeleteLink>(op) ||
             std::holds_alternative<RemoveForeignRouteV4>(op) ||
-            std::holds_alternative<RestoreRoute>(op);
+            std::holds_alternative<RestoreRoute>(op) ||
+            // Undos of the data path's own tc changes: nothing re-attaches a program from text.
+            std::holds_alternative<RemoveTcFilter>(op) || std::holds_alternative<RemoveClsact>(op);
         REQUIRE(inverse.has_value() == !stateful);
         if (!inverse || std::holds_alternative<CreateTun>(op))
             continue;

@@ -50,6 +50,7 @@ struct Host {
     Ipv6Address clat_v6 = v6("2001:db8:1::c1a7");
     std::string plat_dev = "eth0";
     Plan applied;  ///< what the fake executor applied, oldest first, as a journal would hold
+    std::optional<std::uint32_t> path_mtu;  ///< what the data path carries (eBPF: uplink - 20)
 
     Host() {
         observed.links[1] = Link{1, "lo", "", true, true, 65536};
@@ -64,8 +65,8 @@ struct Host {
     }
 
     PlanInput input() const {
-        return PlanInput{config,  observed, plat,    clat_v6, plat_dev,
-                         sysctls, firewall, applied, "5eed",  firewall_lost};
+        return PlanInput{config,   observed, plat,   clat_v6,  plat_dev,     sysctls,
+                         firewall, applied,  "5eed", path_mtu, firewall_lost};
     }
     Plan plan() const {
         auto result = make_plan(input());
