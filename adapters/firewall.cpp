@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "adapters/firewall_internal.hpp"
 
@@ -117,7 +119,50 @@ Result<ApplyOutcome> ip6tables_remove(const std::string& tool,
 std::string tool_of(const op::FirewallRule& rule) {
     if (!rule.tool.empty())
         return rule.tool;
-    return rule.backend == op::FirewallBackend::kNftables ? "nft" : "ip6tables";
+    switch (rule.backend) {
+        case op::FirewallBackend::kNftables:
+            return "nft";
+        case op::FirewallBackend::kIp6tables:
+            return "ip6tables";
+        case op::FirewallBackend::kIp6tablesLegacy:
+            return "ip6tables-legacy";
+    }
+    return "ip6tables";
+}
+
+/// The words of one line of `ip6tables -S` (no quoting: clatd's comments and the devices it
+/// accepts need none, and a word of another rule that does only has to not match ours).
+std::vector<std::string> split_words(const std::string& line) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < line.size()) {
+        const auto start = line.find_first_not_of(" \t", pos);
+        if (start == std::string::npos)
+            break;
+        auto end = line.find_first_of(" \t", start);
+        if (end == std::string::npos)
+            end = line.size();
+        out.push_back(line.substr(start, end - start));
+        pos = end;
+    }
+    return out;
+}
+
+std::optional<std::string> option(const std::vector<std::string>& w, const std::string& key) {
+    for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+        if (w[i] == key)
+            return w[i + 1];
+    }
+    return std::nullopt;
+}
+
+/// Whether a listed `-A FORWARD ...` rule is the rule of d (values compared, not text).
+bool listed_rule_is(const std::vector<std::string>& w, const Direction& d) {
+    const auto s = option(w, "-s");
+    const auto dst = option(w, "-d");
+    return option(w, "-j") == "ACCEPT" && option(w, "--comment") == d.comment &&
+           option(w, "-i") == d.in_dev && option(w, "-o") == d.out_dev && s && dst &&
+           Ipv6Prefix::parse(*s) == d.source && Ipv6Prefix::parse(*dst) == d.destination;
 }
 
 }  // namespace
@@ -178,6 +223,43 @@ std::string describe_failure(const std::vector<std::string>& argv, const ToolRun
     while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
         output.pop_back();
     return text + ": exit " + std::to_string(run.exit_code) + ": " + output;
+}
+
+Result<BackendState> ip6tables_state(const std::string& tool,
+                                     const std::vector<op::FirewallRule>& ours) {
+    const std::vector<std::string> argv{tool, "-w", "-S", "FORWARD"};
+    auto run = run_tool(argv);
+    if (!run)
+        return run.error();
+    if (run->exit_code != 0)
+        return make_error(describe_failure(argv, *run));
+    std::vector<std::vector<std::string>> rules;
+    BackendState state;
+    std::size_t pos = 0;
+    while (pos < run->output.size()) {
+        auto end = run->output.find('\n', pos);
+        if (end == std::string::npos)
+            end = run->output.size();
+        auto w = split_words(run->output.substr(pos, end - pos));
+        pos = end + 1;
+        if (w.size() >= 3 && w[0] == "-P" && w[1] == "FORWARD")
+            state.drops = state.drops || w[2] == "DROP";
+        if (w.size() < 2 || w[0] != "-A" || w[1] != "FORWARD")
+            continue;
+        const auto target = option(w, "-j");
+        state.drops = state.drops || target == "DROP" || target == "REJECT";
+        rules.push_back(std::move(w));
+    }
+    for (const op::FirewallRule& rule : ours) {
+        for (const Direction& d : directions(rule)) {
+            if (std::none_of(rules.begin(), rules.end(),
+                             [&](const auto& w) { return listed_rule_is(w, d); })) {
+                state.lost.push_back(rule);
+                break;
+            }
+        }
+    }
+    return state;
 }
 
 Result<ApplyOutcome> add_accept(const op::FirewallRule& rule) {

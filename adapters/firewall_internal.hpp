@@ -38,6 +38,22 @@ Result<ToolRun> run_tool(const std::vector<std::string>& argv);
 /// "<argv...>: exit N: <output>", for error messages.
 std::string describe_failure(const std::vector<std::string>& argv, const ToolRun& run);
 
+/// What one backend shows: whether a forward drop is in force there, and which of the rules
+/// asked about (all of that backend) are not complete there.
+struct BackendState {
+    bool drops = false;
+    std::vector<op::FirewallRule> lost;
+};
+
+/// nftables: a drop is a forward base chain of family ip6 or inet with policy drop or a drop
+/// or reject rule; a rule is complete when both its directions are in every such chain.
+Result<BackendState> nft_state(const std::string& tool, const std::vector<op::FirewallRule>& ours);
+/// ip6tables (either variant, by its tool): a drop is FORWARD's policy DROP or a rule of
+/// FORWARD jumping to DROP or REJECT; a rule is complete when both its directions are in
+/// FORWARD (there, with an explicit ip6tables-enable, even when FORWARD accepts).
+Result<BackendState> ip6tables_state(const std::string& tool,
+                                     const std::vector<op::FirewallRule>& ours);
+
 Result<ApplyOutcome> nft_add(const std::string& tool, const std::array<Direction, 2>& dirs);
 Result<ApplyOutcome> nft_remove(const std::string& tool, const std::array<Direction, 2>& dirs);
 

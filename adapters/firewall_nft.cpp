@@ -1,5 +1,6 @@
 // The nftables backend: reads `nft -a list ruleset`, inserts rules with `nft insert rule`,
 // removes them with `nft delete rule ... handle N`.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -127,6 +128,28 @@ bool is_ipv6_family(const std::string& family) {
     return family == "ip6" || family == "inet";
 }
 
+/// Whether a rule's verdict is drop or reject (a quoted comment saying "drop" is one word
+/// with its quotes, so it does not count).
+bool rule_drops(const std::string& text) {
+    for (const auto& word : words(text)) {
+        if (word == "drop" || word == "reject")
+            return true;
+    }
+    return false;
+}
+
+/// A base chain on the forward hook of an IPv6 family whose policy drops, or that drops by a
+/// rule of its own (firewalld ends its forward chain with a reject): an accept at its top is
+/// what lets CLAT traffic through it. A drop in a chain it jumps to is not seen.
+bool drops_forward(const NftChain& chain) {
+    if (!is_ipv6_family(chain.family) || chain.hook != "forward")
+        return false;
+    if (chain.policy == "drop")
+        return true;
+    return std::any_of(chain.rules.begin(), chain.rules.end(),
+                       [](const NftRule& rule) { return rule_drops(rule.text); });
+}
+
 /// Whether a listed rule is ours for direction d: accept, d's comment (with this instance's
 /// mark), and exactly d's devices and addresses (compared as values, not as text).
 bool is_rule_for(const std::string& text, const Direction& d) {
@@ -150,6 +173,11 @@ bool is_rule_for(const std::string& text, const Direction& d) {
         accepts = accepts || word == "accept";
     return accepts && unquote(*iif) == d.in_dev && unquote(*oif) == d.out_dev &&
            Ipv6Prefix::parse(*saddr) == d.source && Ipv6Prefix::parse(*daddr) == d.destination;
+}
+
+bool chain_has(const NftChain& chain, const Direction& d) {
+    return std::any_of(chain.rules.begin(), chain.rules.end(),
+                       [&](const NftRule& rule) { return is_rule_for(rule.text, d); });
 }
 
 Result<std::vector<NftChain>> list_ruleset(const std::string& tool) {
@@ -193,13 +221,10 @@ Result<ApplyOutcome> nft_add(const std::string& tool, const std::array<Direction
         return chains.error();
     bool changed = false;
     for (const NftChain& chain : *chains) {
-        if (!is_ipv6_family(chain.family) || chain.hook != "forward" || chain.policy != "drop")
+        if (!drops_forward(chain))
             continue;
         for (const Direction& d : dirs) {
-            bool present = false;
-            for (const NftRule& rule : chain.rules)
-                present = present || is_rule_for(rule.text, d);
-            if (present)
+            if (chain_has(chain, d))
                 continue;
             const auto argv = insert_command(tool, chain, d);
             auto run = run_tool(argv);
@@ -237,6 +262,25 @@ Result<ApplyOutcome> nft_remove(const std::string& tool, const std::array<Direct
         }
     }
     return changed ? ApplyOutcome::kApplied : ApplyOutcome::kAlreadyInPlace;
+}
+
+Result<BackendState> nft_state(const std::string& tool, const std::vector<op::FirewallRule>& ours) {
+    auto chains = list_ruleset(tool);
+    if (!chains)
+        return chains.error();
+    BackendState state;
+    for (const op::FirewallRule& rule : ours) {
+        const auto dirs = directions(rule);
+        bool complete = true;
+        for (const NftChain& chain : *chains) {
+            if (drops_forward(chain))
+                complete = complete && chain_has(chain, dirs[0]) && chain_has(chain, dirs[1]);
+        }
+        if (!complete)
+            state.lost.push_back(rule);
+    }
+    state.drops = std::any_of(chains->begin(), chains->end(), drops_forward);
+    return state;
 }
 
 }  // namespace clat::firewall

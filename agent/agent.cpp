@@ -91,6 +91,10 @@ Status Agent::start() {
         return started.error();
     ports_.observer.set_proxy_poll(config_.proxynd_enable ? kProxyPollInterval
                                                           : std::chrono::milliseconds(0));
+    ports_.firewall.watch(kFirewallPollInterval, [this, alive = alive_] {
+        if (*alive)
+            on_firewall_changed();
+    });
     view_.machine = machine_.status();
     view_.last_transition_unix_us = unix_us_now();
     boost::asio::post(io_, [this, alive = alive_] {
@@ -268,8 +272,9 @@ Status Agent::reload() {
     const ConfigDiff diff = diff_config(config_, loaded->config);
     config_ = loaded->config;
     reload_error_.clear();
-    if (diff.clat)
-        firewall_in_place_.clear();  // another backend or tool may hold them now
+    // Another backend or tool may hold them now (ip6tables-enable, cmd-nft, cmd-ip6tables).
+    firewall_in_place_.clear();
+    firewall_.reset();
     spdlog::info("reload accepted source={} changed={}", loaded->source, diff.to_string());
     apply_consumers(diff);
     dispatch(event::ConfigReloaded{diff});
@@ -288,6 +293,7 @@ void Agent::publish_status() {
     view_.machine = machine_.status();
     view_.data_path = ports_.data_path.info();
     view_.last_error = !reload_error_.empty() ? reload_error_ : view_.machine.last_error;
+    view_.firewall = firewall_held();
     std::string text = view_.machine.state;
     if (!view_.machine.reason.empty())
         text += ": " + view_.machine.reason;
@@ -305,6 +311,7 @@ void Agent::finish(int code) {
     ports_.solicitor.cancel();
     ports_.dad.cancel();
     ports_.timers.cancel_all();
+    ports_.firewall.watch(std::chrono::milliseconds(0), {});
     spdlog::info("exit code={}", code);
     io_.stop();
 }

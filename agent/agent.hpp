@@ -18,6 +18,7 @@
 #include "config/load.hpp"
 #include "ports/dad_prober.hpp"
 #include "ports/data_path.hpp"
+#include "ports/firewall.hpp"
 #include "ports/kernel.hpp"
 #include "ports/notifier.hpp"
 #include "ports/observer.hpp"
@@ -34,6 +35,10 @@ namespace clat {
 /// announces neither their creation nor their removal.
 inline constexpr std::chrono::milliseconds kProxyPollInterval{10'000};
 
+/// How often the firewalls' fingerprint is compared (FirewallPort::watch; no process runs
+/// unless it changed): accept rules flushed behind clatd's back are back within this time.
+inline constexpr std::chrono::milliseconds kFirewallPollInterval{5'000};
+
 /// Everything the agent talks to. All references must outlive the agent.
 struct AgentPorts {
     KernelPort& kernel;
@@ -46,16 +51,15 @@ struct AgentPorts {
     TimerPort& timers;
     NotifierPort& notifier;
     StatusSink& status;
+    FirewallPort& firewall;
 };
 
 /// One snapshot of the facts: the relevant part of the observed state, and what was read
-/// for it. Sysctls and the firewall backend are read at most once per snapshot, when a plan
-/// first needs them.
+/// for it. Sysctls are read at most once per snapshot, when a plan first needs them.
 struct Snapshot {
     Observed observed;
     std::optional<PlatRoute> plat_route;
     std::optional<std::map<std::string, std::string>> sysctls;
-    std::optional<std::optional<op::FirewallBackend>> firewall;
     std::uint64_t entropy = 0;
 };
 
@@ -82,8 +86,6 @@ class Agent {
     struct Options {
         ConfigLoader load_config;
         LogLevelSetter set_log_level;
-        /// Detects where firewall rules must go; empty: none.
-        std::function<std::optional<op::FirewallBackend>(const Config&)> firewall_backend;
         /// Claims a new clat-dev against other instances before a reload moves to it; an
         /// error rejects the reload. Empty: no claim.
         std::function<Status(const std::string&)> claim_device;
@@ -133,8 +135,8 @@ class Agent {
     void probe_dad(const effect::ProbeDad& e);
     void apply_plan(const ClatTarget& target);
     Result<Plan> make_current_plan(const ClatTarget& target);
-    /// The plan for target against `snapshot`, reading into it what it lacks (sysctls, the
-    /// firewall backend).
+    /// The plan for target against `snapshot`, reading into it what it lacks (sysctls), and
+    /// inspecting the firewalls when no inspection is at hand.
     Result<Plan> plan_against(Snapshot& snapshot, const ClatTarget& target);
     /// The IPv4 packet size the data path carries whole towards plat_dev (PlanInput::path_mtu).
     std::optional<std::uint32_t> path_mtu(const Snapshot& snapshot,
@@ -144,6 +146,10 @@ class Agent {
     void absorb_echo(const ClatTarget& target, const Plan& plan);
     void undo_all();
     void refresh_facts();
+    /// The watch saw a firewall change: the next plan inspects again.
+    void on_firewall_changed();
+    /// The backends holding this instance's journalled accept rules (the status).
+    std::vector<op::FirewallBackend> firewall_held() const;
 
     boost::asio::io_context& io_;
     AgentPorts ports_;
@@ -162,6 +168,9 @@ class Agent {
     std::optional<Config> scripted_config_;
     /// Firewall accept rules found in place: not journalled (not ours), not planned again.
     Plan firewall_in_place_;
+    /// The last look at the firewalls (FirewallPort::inspect): kept across snapshots, since
+    /// it runs tools; dropped when the watch sees a change, on reload and on teardown.
+    std::optional<FirewallInspection> firewall_;
     AgentView view_;
     std::string reload_error_;
     int exit_code_ = 0;

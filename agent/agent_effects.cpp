@@ -20,6 +20,20 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
+/// The firewall rules of a journal's forward operations: adds, minus later removals.
+std::vector<op::FirewallRule> journalled_rules(const Plan& applied) {
+    std::vector<op::FirewallRule> rules;
+    for (const Operation& operation : applied) {
+        if (const auto* add = std::get_if<op::AddFirewallAccept>(&operation)) {
+            if (std::find(rules.begin(), rules.end(), add->rule) == rules.end())
+                rules.push_back(add->rule);
+        } else if (const auto* remove = std::get_if<op::RemoveFirewallAccept>(&operation)) {
+            std::erase(rules, remove->rule);
+        }
+    }
+    return rules;
+}
+
 }  // namespace
 
 void Agent::run(const Effect& effect) {
@@ -151,10 +165,6 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
             read("net/ipv6/conf/" + link.name + "/accept_ra");
         snapshot.sysctls = std::move(sysctls);
     }
-    if (!snapshot.firewall) {
-        snapshot.firewall =
-            options_.firewall_backend ? options_.firewall_backend(config_) : std::nullopt;
-    }
     Plan applied;
     for (const auto& entry : executor_.applied()) {
         // DeleteLink has no static inverse (undoing a deletion cannot bring a device back),
@@ -164,6 +174,16 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
         else if (auto forward = static_inverse(entry.undo))
             applied.push_back(*forward);
     }
+    if (!firewall_) {
+        firewall_ = ports_.firewall.inspect(config_, journalled_rules(applied));
+        for (const auto& problem : firewall_->problems)
+            spdlog::warn("firewall not read: {}", problem);
+        for (const auto& rule : firewall_->lost)
+            spdlog::info(
+                "firewall rules lost backend={} (removed behind clatd's back), adding "
+                "them again",
+                op::to_string(rule.backend));
+    }
 
     PlanInput input{config_,
                     snapshot.observed,
@@ -171,10 +191,11 @@ Result<Plan> Agent::plan_against(Snapshot& snapshot, const ClatTarget& target) {
                     target.binding.clat_v6,
                     target.binding.plat_dev,
                     *snapshot.sysctls,
-                    *snapshot.firewall,
+                    firewall_->targets,
                     applied,
                     firewall_mark_,
-                    path_mtu(snapshot, target.binding.plat_dev)};
+                    path_mtu(snapshot, target.binding.plat_dev),
+                    firewall_->lost};
     auto plan = make_plan(input);
     // Firewall rules cannot be observed: one the firewall adapter found in place (or had no
     // drop chain for) is not ours and counts as done, instead of a firewall listing on every
@@ -202,8 +223,20 @@ void Agent::apply_plan(const ClatTarget& target) {
     }
     if (Status applied = executor_.apply(*plan); !applied) {
         spdlog::error("apply failed: {}", applied.error().message);
+        // The retry (after its back-off) looks at the firewalls again: a tool that failed, or
+        // a firewall that changed under the apply, is not taken from this inspection.
+        firewall_.reset();
         post(event::PlanFailed{applied.error().message});
         return;
+    }
+    if (firewall_) {
+        // What was just added (or removed) is complete (or gone) now.
+        for (const auto& op : *plan) {
+            if (const auto* add = std::get_if<op::AddFirewallAccept>(&op))
+                std::erase(firewall_->lost, add->rule);
+            else if (const auto* remove = std::get_if<op::RemoveFirewallAccept>(&op))
+                std::erase(firewall_->lost, remove->rule);
+        }
     }
     const Plan& in_place = executor_.in_place();
     int changed = 0;
@@ -220,6 +253,8 @@ void Agent::apply_plan(const ClatTarget& target) {
         absorb_echo(target, *plan);
     // What was read for this snapshot may have changed with the plan.
     snapshot_.sysctls.reset();
+    if (firewall_held() != view_.firewall)
+        publish_status();
     post(event::PlanApplied{changed});
 }
 
@@ -247,15 +282,40 @@ void Agent::absorb_echo(const ClatTarget& target, const Plan& plan) {
                       to_string(check->front()));
 }
 
+void Agent::on_firewall_changed() {
+    spdlog::debug("firewall changed, inspecting it at the next plan");
+    firewall_.reset();
+    firewall_in_place_.clear();
+    refresh_facts();
+}
+
+std::vector<op::FirewallBackend> Agent::firewall_held() const {
+    std::vector<op::FirewallBackend> held;
+    Plan applied;
+    for (const auto& entry : executor_.applied()) {
+        if (auto forward = static_inverse(entry.undo))
+            applied.push_back(*forward);
+    }
+    for (const auto& rule : journalled_rules(applied)) {
+        if (std::find(held.begin(), held.end(), rule.backend) == held.end())
+            held.push_back(rule.backend);
+    }
+    std::sort(held.begin(), held.end());
+    return held;
+}
+
 void Agent::undo_all() {
     ports_.dad.cancel();
     firewall_in_place_.clear();
+    firewall_.reset();
     auto undone = executor_.undo_all();
     std::optional<std::string> error;
     if (!undone)
         error = undone.error().message;
     spdlog::info("undo done{}", error ? " error=" + *error : "");
     snapshot_.sysctls.reset();
+    if (firewall_held() != view_.firewall)
+        publish_status();
     post(event::Undone{error});
 }
 

@@ -56,6 +56,8 @@ dbus::AgentStatus to_dbus_status(const AgentView& view, const Config& config,
     s.translator_restarts = static_cast<std::uint32_t>(view.machine.translator_restarts);
     s.data_path = view.data_path.backend;
     s.data_path_reason = view.data_path.reason;
+    for (const op::FirewallBackend backend : view.firewall)
+        s.firewall += (s.firewall.empty() ? "" : ",") + std::string(op::to_string(backend));
     s.last_transition = static_cast<std::uint64_t>(view.last_transition_unix_us);
     s.last_error = view.last_error;
     return s;

@@ -1,5 +1,6 @@
 #include "agent/executor.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -76,6 +77,14 @@ Status Executor::apply_one(const Operation& op) {
         if (!index)
             return index.error();
         inverse = op::RemoveProxyNeighbour{proxy->dev, proxy->address, *index};
+    }
+    if (inverse && std::holds_alternative<op::AddFirewallAccept>(op)) {
+        // Rules put back after a flush behind clatd's back: the pending undo removes them by
+        // value and mark already, so the journal does not grow with every flush.
+        const auto& pending = journal_.pending();
+        if (std::any_of(pending.begin(), pending.end(),
+                        [&](const UndoEntry& e) { return e.undo == *inverse; }))
+            inverse.reset();
     }
     std::optional<std::uint64_t> seq;
     if (inverse) {

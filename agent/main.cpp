@@ -13,7 +13,7 @@
 #include "adapters/dad_prober.hpp"
 #include "adapters/device_counters.hpp"
 #include "adapters/dns64_plat_discovery.hpp"
-#include "adapters/firewall_detect.hpp"
+#include "adapters/firewall_watch.hpp"
 #include "adapters/instance_lock.hpp"
 #include "adapters/metrics_exporter.hpp"
 #include "adapters/netlink_kernel.hpp"
@@ -133,12 +133,12 @@ int run_agent(const clat::config::CommandLine& cli, clat::config::LoadedConfig l
     options.set_log_level = [](int quiet, int debug) {
         spdlog::default_logger()->set_level(log_level(quiet, debug));
     };
-    options.firewall_backend = detect_firewall_backend;
     options.claim_device = [&device_claim](const std::string& dev) {
         return device_claim.claim(dev);
     };
-    AgentPorts ports{**kernel,  observer, discovery, solicitor, dad,
-                     data_path, scripts,  timers,    notifier,  status};
+    FirewallWatch firewall(io);
+    AgentPorts ports{**kernel, observer, discovery, solicitor, dad,     data_path,
+                     scripts,  timers,   notifier,  status,    firewall};
     Agent agent(io, ports, config, std::move(*journal), std::move(options));
     control.attach([&agent] { return agent.reload(); }, [&agent] { agent.rediscover(); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);

@@ -45,6 +45,8 @@ constexpr std::array kProperties = {
     PropertySpec{
         "DataPathReason", "data_path_reason", "Data path reason", 's', true, K::kPlain,
         [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.data_path_reason; }},
+    PropertySpec{"FirewallBackends", "firewall", "Firewall rules in", 's', true, K::kPlain,
+                 [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.firewall; }},
     PropertySpec{
         "LastTransition", "last_transition", "Last transition", 't', true, K::kUnixMicroseconds,
         [](const AgentStatus& s, const Counters&) -> PropertyValue { return s.last_transition; }},

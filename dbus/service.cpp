@@ -156,6 +156,7 @@ void DbusService::connect() {
         CLAT_PROPERTY("TranslatorRestarts", "u"),
         CLAT_PROPERTY("DataPath", "s"),
         CLAT_PROPERTY("DataPathReason", "s"),
+        CLAT_PROPERTY("FirewallBackends", "s"),
         CLAT_PROPERTY("LastTransition", "t"),
         CLAT_PROPERTY("LastError", "s"),
         // Flags 0: the counters change continuously; no PropertiesChanged for them.

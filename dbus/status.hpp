@@ -31,6 +31,9 @@ struct AgentStatus {
     std::string data_path = "tayga";
     /// Why the eBPF path is not in use although data-path asks for it; empty otherwise.
     std::string data_path_reason;
+    /// Where clatd's firewall accept rules are now, comma-separated in the order "nftables",
+    /// "ip6tables", "ip6tables-legacy"; empty when no rule is in place.
+    std::string firewall;
     /// When the agent entered the current state, UNIX microseconds.
     std::uint64_t last_transition = 0;
     std::string last_error;

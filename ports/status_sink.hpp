@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "ports/data_path.hpp"
 #include "states/machine.hpp"
+#include "states/operation.hpp"
 
 namespace clat {
 
@@ -17,6 +19,8 @@ struct AgentView {
     DataPathInfo data_path;
     std::int64_t last_transition_unix_us = 0;
     std::string last_error;  ///< the phase's failure, or a rejected reload
+    /// The backends holding clatd's accept rules now, in enum order; empty: none.
+    std::vector<op::FirewallBackend> firewall;
     bool operator==(const AgentView&) const = default;
 };
 

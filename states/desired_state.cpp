@@ -104,19 +104,20 @@ std::vector<op::SetSysctl> sysctls(const PlanInput& in) {
     return out;
 }
 
-std::optional<op::FirewallRule> firewall_rule(const PlanInput& in) {
-    if (!in.firewall)
-        return std::nullopt;
-    op::FirewallRule rule;
-    rule.backend = *in.firewall;
-    rule.tool = *in.firewall == op::FirewallBackend::kIp6tables ? in.config.cmd_ip6tables
-                                                                : in.config.cmd_nft;
-    rule.clat_dev = in.config.clat_dev;
-    rule.plat_dev = in.plat_dev;
-    rule.clat_v6 = in.clat_v6;
-    rule.plat_prefix = in.plat_prefix;
-    rule.mark = in.firewall_mark;
-    return rule;
+std::vector<op::FirewallRule> firewall_rules(const PlanInput& in) {
+    std::vector<op::FirewallRule> rules;
+    for (const op::FirewallTarget& target : in.firewall) {
+        op::FirewallRule rule;
+        rule.backend = target.backend;
+        rule.tool = target.tool;
+        rule.clat_dev = in.config.clat_dev;
+        rule.plat_dev = in.plat_dev;
+        rule.clat_v6 = in.clat_v6;
+        rule.plat_prefix = in.plat_prefix;
+        rule.mark = in.firewall_mark;
+        rules.push_back(std::move(rule));
+    }
+    return rules;
 }
 
 }  // namespace
@@ -145,7 +146,7 @@ Result<DesiredState> desired_state(const PlanInput& in) {
     desired.sysctls = sysctls(in);
     if (in.config.proxynd_enable)
         desired.proxy = op::AddProxyNeighbour{in.plat_dev, in.clat_v6};
-    desired.firewall = firewall_rule(in);
+    desired.firewall = firewall_rules(in);
     return desired;
 }
 

@@ -50,7 +50,7 @@ inline constexpr std::uint32_t kClatRouteMetricV6 = 1024;
 /// the executor has applied and not undone: its undo journal's pending entries, as the
 /// forward operations, oldest first. The planner removes what it finds there and no longer
 /// wants. It adds the proxy entry when it is not observed, and a firewall rule when it is not
-/// there already.
+/// there already (or is in firewall_lost).
 /// Both journal styles work: an entry cancelled by its removal, or a later removal entry
 /// (an add followed by its inverse counts as not applied).
 /// The IPv6 minimum link MTU (RFC 8200 §5).
@@ -69,15 +69,19 @@ struct PlanInput {
     /// net/ipv6/neigh/<plat_dev>/proxy_delay and net/ipv6/conf/{all,default,<each link>}/accept_ra.
     /// A missing value counts as "not as desired", so the write is planned.
     std::map<std::string, std::string> sysctls;
-    /// Where the accept rules go; nullopt: no firewall rules. The agent decides (an explicit
-    /// ip6tables-enable, else detection by the firewall adapter).
-    std::optional<op::FirewallBackend> firewall;
+    /// Where the accept rules go, one rule each; empty: no firewall rules. The agent decides
+    /// (an explicit ip6tables-enable, else where the firewall adapter finds a forward drop).
+    std::vector<op::FirewallTarget> firewall;
     const Plan& applied;
     /// This instance's mark for its firewall rules (op::FirewallRule::mark).
     std::string firewall_mark;
     /// The largest IPv4 packet the data path carries whole (the uplink's IPv6 MTU - 20 with
     /// the eBPF path); nullopt: TAYGA's 1260. An explicit v4-defaultroute-mtu wins.
     std::optional<std::uint32_t> path_mtu;
+    /// Rules of `applied` that the agent's last look at the firewall found removed in whole
+    /// or in part behind its back (a flush, a firewall reload): planned again like a rule
+    /// that was never added.
+    std::vector<op::FirewallRule> firewall_lost = {};
 };
 
 /// The desired kernel objects. Routes carry oif 0: devices are named (clat_dev).
@@ -90,7 +94,7 @@ struct DesiredState {
     /// Sysctl values in write order (accept_ra before forwarding), if_current unset.
     std::vector<op::SetSysctl> sysctls;
     std::optional<op::AddProxyNeighbour> proxy;
-    std::optional<op::FirewallRule> firewall;
+    std::vector<op::FirewallRule> firewall;  ///< one per PlanInput::firewall target
     bool operator==(const DesiredState&) const = default;
 };
 

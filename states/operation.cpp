@@ -130,7 +130,7 @@ std::string encode(const std::vector<std::uint8_t>& v) {
     return out;
 }
 std::string encode(op::FirewallBackend v) {
-    return v == op::FirewallBackend::kNftables ? "nftables" : "ip6tables";
+    return std::string(op::to_string(v));
 }
 
 bool decode(std::string_view s, std::string& v) {
@@ -182,6 +182,8 @@ bool decode(std::string_view s, op::FirewallBackend& v) {
         v = op::FirewallBackend::kNftables;
     else if (s == "ip6tables")
         v = op::FirewallBackend::kIp6tables;
+    else if (s == "ip6tables-legacy")
+        v = op::FirewallBackend::kIp6tablesLegacy;
     else
         return false;
     return true;
@@ -517,6 +519,18 @@ std::string normalise_sysctl_value(std::string_view text) {
         out += c;
     }
     return out;
+}
+
+std::string_view op::to_string(FirewallBackend backend) {
+    switch (backend) {
+        case FirewallBackend::kNftables:
+            return "nftables";
+        case FirewallBackend::kIp6tables:
+            return "ip6tables";
+        case FirewallBackend::kIp6tablesLegacy:
+            return "ip6tables-legacy";
+    }
+    return "nftables";
 }
 
 std::string to_string(const Operation& op) {

@@ -141,7 +141,21 @@ struct SetSysctl {
     bool operator==(const SetSysctl&) const = default;
 };
 
-enum class FirewallBackend { kNftables, kIp6tables };
+/// Where accept rules go: the nftables ruleset (native tables, and the ip6 filter table of
+/// iptables-nft), ip6tables' FORWARD chain (tool: cmd-ip6tables, whichever variant it is), or
+/// the legacy xtables filter table's FORWARD chain (tool: ip6tables-legacy), which the
+/// nftables ruleset does not show and which drops on the same hook.
+enum class FirewallBackend { kNftables, kIp6tables, kIp6tablesLegacy };
+
+/// "nftables", "ip6tables", "ip6tables-legacy": the journal's and the status's name.
+std::string_view to_string(FirewallBackend backend);
+
+/// One place accept rules go: a backend and the command that edits it.
+struct FirewallTarget {
+    FirewallBackend backend = FirewallBackend::kNftables;
+    std::string tool;
+    bool operator==(const FirewallTarget&) const = default;
+};
 
 /// Narrowly scoped accept rules for CLAT traffic forwarded between clat_dev and plat_dev:
 /// from clat_v6 to plat_prefix and back. tool is the command (cmd-nft or cmd-ip6tables).

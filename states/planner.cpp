@@ -84,8 +84,9 @@ class Differ {
     }
 
     void remove_unobservable() {
+        const auto& wanted_rules = desired_.firewall;
         for (const op::FirewallRule& rule : applied_.firewall_rules) {
-            if (rule != desired_.firewall)
+            if (std::find(wanted_rules.begin(), wanted_rules.end(), rule) == wanted_rules.end())
                 plan_.push_back(op::RemoveFirewallAccept{rule});
         }
         for (const op::AddProxyNeighbour& proxy : applied_.proxies) {
@@ -177,10 +178,14 @@ class Differ {
         // back (or flushed with its device set down) is put back.
         if (desired_.proxy && !observed(*desired_.proxy))
             plan_.push_back(*desired_.proxy);
+        // A firewall rule is judged by the journal, and by the agent's last look at the
+        // firewall for rules flushed behind its back.
         const auto& rules = applied_.firewall_rules;
-        if (desired_.firewall &&
-            std::find(rules.begin(), rules.end(), *desired_.firewall) == rules.end()) {
-            plan_.push_back(op::AddFirewallAccept{*desired_.firewall});
+        const auto& lost = in_.firewall_lost;
+        for (const op::FirewallRule& rule : desired_.firewall) {
+            if (std::find(rules.begin(), rules.end(), rule) == rules.end() ||
+                std::find(lost.begin(), lost.end(), rule) != lost.end())
+                plan_.push_back(op::AddFirewallAccept{rule});
         }
     }
 

@@ -101,7 +101,7 @@ if python3 - "$tmp/out" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 want = {"state", "reason", "plat_prefix", "plat_source", "plat_expiry", "plat_dev", "clat_dev",
-        "clat_v4", "clat_v6", "translator_pid", "translator_restarts", "last_transition",
+        "clat_v4", "clat_v6", "translator_pid", "translator_restarts", "firewall", "last_transition",
         "last_error", "rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "data_path",
         "data_path_reason", "fast_egress_packets", "fast_egress_bytes", "fast_ingress_packets",
         "fast_ingress_bytes", "fast_slow_path", "fast_dropped"}

@@ -48,7 +48,7 @@ TEST_CASE("the property table: unique names, counters never announce changes") {
                              p.dbus_name.starts_with("Fast");
         CHECK(p.emits_change == !counter);
     }
-    CHECK(properties().size() == 25);
+    CHECK(properties().size() == 26);
     CHECK(find_property("Nope") == nullptr);
     Counters c;
     c.rx_packets = 1;

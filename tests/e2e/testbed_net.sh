@@ -243,8 +243,8 @@ tb_uplink() {
 
 ## tb_snapshot: the host namespace as text, everything the agent may change (as the C++
 ## harness's snapshot()): links, addresses, routes of all tables, rules, ND proxies, sysctls,
-## tc qdiscs and clsact filters, nftables, ip6tables; lifetimes, expiry timers, counters and
-## MAC addresses stripped.
+## tc qdiscs and clsact filters, nftables, ip6tables (nf_tables and legacy); lifetimes, expiry
+## timers, counters and MAC addresses stripped.
 tb_snapshot() {
     # shellcheck disable=SC2016
     tb_host bash -c '
@@ -272,7 +272,9 @@ tb_snapshot() {
         done
         echo "## nft"; nft list ruleset 2>/dev/null
         echo "## ip6tables"
-        ip6tables-save 2>/dev/null | grep -v "^#" | sed -E "s/\[[0-9]+:[0-9]+\]//"'
+        ip6tables-save 2>/dev/null | grep -v "^#" | sed -E "s/\[[0-9]+:[0-9]+\]//"
+        echo "## ip6tables-legacy"
+        ip6tables-legacy-save 2>/dev/null | grep -v "^#" | sed -E "s/\[[0-9]+:[0-9]+\]//"'
 }
 
 ## tb_reap_stale [PID]: deletes beds left by test scripts that died without cleaning up

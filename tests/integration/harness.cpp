@@ -62,6 +62,8 @@ std::string snapshot() {
     section("nft", "nft list ruleset 2>/dev/null");
     section("ip6tables",
             "ip6tables-save 2>/dev/null | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'");
+    section("ip6tables-legacy",
+            "ip6tables-legacy-save 2>/dev/null | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'");
     return s;
 }
 

@@ -5,57 +5,10 @@
 
 #include <string>
 
-#include "adapters/netlink_kernel.hpp"
-#include "tests/integration/harness.hpp"
+#include "tests/integration/firewall_fixture.hpp"
 
 namespace clat::test {
 namespace {
-
-constexpr auto kApplied = ApplyOutcome::kApplied;
-constexpr auto kAlreadyInPlace = ApplyOutcome::kAlreadyInPlace;
-
-NetlinkKernel& kernel() {
-    static auto opened = NetlinkKernel::open();
-    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
-    return **opened;
-}
-
-ApplyOutcome apply_ok(const Operation& op) {
-    auto result = kernel().apply(op);
-    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
-    return *result;
-}
-
-int count(const std::string& text, const std::string& part) {
-    int n = 0;
-    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1))
-        ++n;
-    return n;
-}
-
-op::FirewallRule rule(op::FirewallBackend backend, const std::string& tool,
-                      const char* clat_v6 = "2001:db8:a::2", const std::string& clat_dev = "fwclat",
-                      const std::string& plat_dev = "fwplat") {
-    op::FirewallRule r;
-    r.backend = backend;
-    r.tool = tool;
-    r.clat_dev = clat_dev;
-    r.plat_dev = plat_dev;
-    r.clat_v6 = *Ipv6Address::parse(clat_v6);
-    r.plat_prefix = *Ipv6Prefix::parse("2001:db8:64::/96");
-    return r;
-}
-
-/// Leaves no firewall state behind for the next test case, even when one fails.
-struct CleanFirewallsAfter {
-    CleanFirewallsAfter() = default;
-    CleanFirewallsAfter(const CleanFirewallsAfter&) = delete;
-    CleanFirewallsAfter& operator=(const CleanFirewallsAfter&) = delete;
-    ~CleanFirewallsAfter() {
-        sh_status("nft flush ruleset");
-        sh_status("ip6tables-legacy -P FORWARD ACCEPT && ip6tables-legacy -F FORWARD");
-    }
-};
 
 TEST_CASE("nft: rules go into every forward chain with a drop policy, and leave no trace") {
     CleanFirewallsAfter clean;
@@ -228,66 +181,17 @@ TEST_CASE("a missing firewall tool is an error that names the operation and the 
           to_string(add) + ": cannot run /nonexistent/nft: No such file or directory");
 }
 
-/// clat side (peer A) <-> this namespace (forwarding, dropping firewall) <-> plat side (peer B).
-/// Each test case names its links apart (`tag`), and the links are deleted before the peer
-/// namespaces go: a veth whose peer namespace is being destroyed lingers for a while, and a
-/// link of the same name made meanwhile fails with "File exists".
-struct ForwardingPath {
-    PeerNetns clat_side;
-    PeerNetns plat_side;
-    std::string clat_dev;
-    std::string plat_dev;
-    explicit ForwardingPath(const std::string& tag) : clat_dev("fwc" + tag), plat_dev("fwp" + tag) {
-        // No DAD anywhere: a tentative address delays the first packets past ping's wait.
-        sh("sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.forwarding=1");
-        clat_side.sh("sysctl -qw net.ipv6.conf.default.accept_dad=0");
-        plat_side.sh("sysctl -qw net.ipv6.conf.default.accept_dad=0");
-        sh("ip link add " + clat_dev + " type veth peer name " + clat_dev + "p netns " +
-           std::to_string(clat_side.pid()));
-        sh("ip link add " + plat_dev + " type veth peer name " + plat_dev + "p netns " +
-           std::to_string(plat_side.pid()));
-        sh("ip link set " + clat_dev + " up && ip link set " + plat_dev + " up && " +
-           "ip -6 addr add 2001:db8:a::1/64 dev " + clat_dev + " nodad && " +
-           "ip -6 addr add 2001:db8:b::1/64 dev " + plat_dev + " nodad && " +
-           "ip -6 route add 2001:db8:64::/96 via 2001:db8:b::2");
-        clat_side.sh("ip link set " + clat_dev + "p up && ip -6 addr add 2001:db8:a::2/64 dev " +
-                     clat_dev + "p nodad && ip -6 route add default via 2001:db8:a::1");
-        plat_side.sh("ip link set " + plat_dev + "p up && ip -6 addr add 2001:db8:b::2/64 dev " +
-                     plat_dev +
-                     "p nodad && ip -6 addr add 2001:db8:64::5/128 dev lo"
-                     " && ip -6 route add default via 2001:db8:b::1");
-    }
-    ForwardingPath(const ForwardingPath&) = delete;
-    ForwardingPath& operator=(const ForwardingPath&) = delete;
-    ~ForwardingPath() {
-        // Deleting one end deletes the pair at once (synchronously, unlike a namespace).
-        sh_status("ip link del " + clat_dev);
-        sh_status("ip link del " + plat_dev);
-    }
-    bool ping() const {
-        try {
-            clat_side.sh("ping -6 -c 1 -W 2 2001:db8:64::5");
-            return true;
-        } catch (const std::exception&) {
-            return false;
-        }
-    }
-    op::FirewallRule rule_for(op::FirewallBackend backend, const std::string& tool) const {
-        return rule(backend, tool, "2001:db8:a::2", clat_dev, plat_dev);
-    }
-};
-
 TEST_CASE("CLAT traffic passes an nft forward policy of drop only while the rules are there") {
     CleanFirewallsAfter clean;
     ForwardingPath path("nft");
-    REQUIRE(path.ping());
+    REQUIRE(path.passes());
     sh("nft add table inet filter");
     sh("nft add chain inet filter forward "
        "'{ type filter hook forward priority 0; policy drop; }'");
     CHECK_FALSE(path.ping());
     const auto r = path.rule_for(op::FirewallBackend::kNftables, "nft");
     CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
-    CHECK(path.ping());
+    CHECK(path.passes());
     CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
     CHECK_FALSE(path.ping());
 }
@@ -296,12 +200,12 @@ TEST_CASE(
     "CLAT traffic passes an ip6tables FORWARD policy of drop only while the rules are there") {
     CleanFirewallsAfter clean;
     ForwardingPath path("ipt");
-    REQUIRE(path.ping());
+    REQUIRE(path.passes());
     sh("ip6tables -P FORWARD DROP");
     CHECK_FALSE(path.ping());
     const auto r = path.rule_for(op::FirewallBackend::kIp6tables, "ip6tables");
     CHECK(apply_ok(op::AddFirewallAccept{r}) == kApplied);
-    CHECK(path.ping());
+    CHECK(path.passes());
     CHECK(apply_ok(op::RemoveFirewallAccept{r}) == kApplied);
     CHECK_FALSE(path.ping());
 }

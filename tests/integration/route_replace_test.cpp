@@ -94,7 +94,7 @@ struct Host {
                               *Ipv6Address::parse("2001:db8:1::c1a7"),
                               uplink,
                               {},
-                              std::nullopt,
+                              {},
                               applied,
                               "0123456789abcdef",
                               std::nullopt};

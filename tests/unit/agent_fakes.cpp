@@ -197,6 +197,17 @@ Result<ApplyOutcome> FakeKernel::change(const Operation& op) {
                 it->second = o.value;
                 return ApplyOutcome::kApplied;
             },
+            [&](const op::AddFirewallAccept& o) -> Result<ApplyOutcome> {
+                if (std::find(firewall_rules.begin(), firewall_rules.end(), o.rule) !=
+                    firewall_rules.end())
+                    return ApplyOutcome::kAlreadyInPlace;
+                firewall_rules.push_back(o.rule);
+                return ApplyOutcome::kApplied;
+            },
+            [&](const op::RemoveFirewallAccept& o) -> Result<ApplyOutcome> {
+                return outcome(
+                    erase_where(firewall_rules, [&](const auto& r) { return r == o.rule; }));
+            },
             [&](const auto&) -> Result<ApplyOutcome> { return ApplyOutcome::kApplied; },
         },
         op);
@@ -234,15 +245,14 @@ void AgentBed::start() {
         return config::LoadedConfig{*next_config, {}, "clatd.conf"};
     };
     options.set_log_level = [this](int quiet, int debug) { log_levels.emplace_back(quiet, debug); };
-    options.firewall_backend = [](const Config&) { return std::nullopt; };
     options.claim_device = [this](const std::string& dev) -> Status {
         claims.push_back(dev);
         if (std::find(held_elsewhere.begin(), held_elsewhere.end(), dev) != held_elsewhere.end())
             return make_error("clat-dev " + dev + " is in use by another clatd (pid 4242)");
         return Ok{};
     };
-    AgentPorts ports{kernel,    observer, discovery, solicitor, dad,
-                     data_path, scripts,  timers,    notifier,  status};
+    AgentPorts ports{kernel,  observer, discovery, solicitor, dad,     data_path,
+                     scripts, timers,   notifier,  status,    firewall};
     agent = std::make_unique<Agent>(io, ports, config, std::move(*journal), std::move(options));
     REQUIRE(agent->start());
     settle();

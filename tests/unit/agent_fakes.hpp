@@ -97,7 +97,8 @@ class FakeKernel final : public KernelPort {
     std::string fail_prefix;       ///< fail applies whose text starts with this; "": none
     int failures_left = 0;         ///< how many more times fail_prefix fails
     int sysctl_reads = 0;
-    bool dad_instant = false;  ///< addresses with DAD come up usable at once
+    bool dad_instant = false;                      ///< addresses with DAD come up usable at once
+    std::vector<op::FirewallRule> firewall_rules;  ///< accept rules in place, any backend
 
   private:
     FakeObserver& observer_;
@@ -295,6 +296,42 @@ class FakeNotifier final : public NotifierPort {
     std::vector<std::string> statuses;
 };
 
+/// The firewalls: `targets` is where a drop is in force; a rule is lost when the fake kernel
+/// does not hold it. change() is what the watch reports after a flush or a reload.
+class FakeFirewall final : public FirewallPort {
+  public:
+    explicit FakeFirewall(FakeKernel& kernel) : kernel_(kernel) {}
+    FirewallInspection inspect(const Config&, const std::vector<op::FirewallRule>& ours) override {
+        ++inspections;
+        FirewallInspection out;
+        out.targets = targets;
+        for (const auto& rule : ours) {
+            const auto& held = kernel_.firewall_rules;
+            const bool targeted =
+                std::find(targets.begin(), targets.end(),
+                          op::FirewallTarget{rule.backend, rule.tool}) != targets.end();
+            if (targeted && std::find(held.begin(), held.end(), rule) == held.end())
+                out.lost.push_back(rule);
+        }
+        return out;
+    }
+    void watch(std::chrono::milliseconds interval, std::function<void()> on_change) override {
+        interval_ms = interval.count();
+        on_change_ = std::move(on_change);
+    }
+    void change() {
+        if (on_change_)
+            on_change_();
+    }
+    std::vector<op::FirewallTarget> targets;
+    int inspections = 0;
+    std::int64_t interval_ms = 0;
+
+  private:
+    FakeKernel& kernel_;
+    std::function<void()> on_change_;
+};
+
 class FakeStatus final : public StatusSink {
   public:
     void publish(const AgentView& view) override { views.push_back(view); }
@@ -361,6 +398,7 @@ struct AgentBed {
     FakeTimers timers;
     FakeNotifier notifier;
     FakeStatus status;
+    FakeFirewall firewall{kernel};
     RuntimeDir dir;
     Config config;
     /// What the next reload loads; nullopt: an invalid file.

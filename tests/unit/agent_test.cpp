@@ -124,6 +124,53 @@ TEST_CASE("agent: an unrelated interface's address storm costs no plan") {
     CHECK(bed.observer.lookups == lookups);
 }
 
+TEST_CASE("agent: firewall rules in each backend that drops, put back after a flush") {
+    AgentBed bed;
+    const HostState before = host(bed);
+    bed.firewall.targets = {{op::FirewallBackend::kNftables, "nft"},
+                            {op::FirewallBackend::kIp6tablesLegacy, "ip6tables-legacy"}};
+    bed.run_to_running();
+    CHECK(bed.firewall.interval_ms == kFirewallPollInterval.count());
+    REQUIRE(bed.kernel.firewall_rules.size() == 2);
+    CHECK(bed.kernel.firewall_rules[0].backend == op::FirewallBackend::kNftables);
+    CHECK(bed.kernel.firewall_rules[1].backend == op::FirewallBackend::kIp6tablesLegacy);
+    CHECK(bed.status.views.back().firewall ==
+          std::vector{op::FirewallBackend::kNftables, op::FirewallBackend::kIp6tablesLegacy});
+    // The tools run once, not on every snapshot: bursts of netlink events plan without them.
+    const int inspections = bed.firewall.inspections;
+    CHECK(inspections == 1);
+    for (int i = 0; i < 5; ++i) {
+        bed.observer.state.routes_v6.erase(
+            std::remove_if(bed.observer.state.routes_v6.begin(), bed.observer.state.routes_v6.end(),
+                           [](const RouteV6& r) { return r.protocol == kRouteProtocol; }),
+            bed.observer.state.routes_v6.end());
+        bed.observer.changed();
+        bed.settle();
+    }
+    CHECK(bed.firewall.inspections == inspections);
+    // `ip6tables-legacy -F FORWARD`: the watch sees it, the rule comes back, the journal does
+    // not grow, and the other backend's rule is left as it is.
+    const auto adds = bed.kernel.count("add-firewall-accept");
+    std::erase_if(bed.kernel.firewall_rules, [](const op::FirewallRule& r) {
+        return r.backend == op::FirewallBackend::kIp6tablesLegacy;
+    });
+    bed.firewall.change();
+    bed.settle();
+    CHECK(bed.firewall.inspections == inspections + 1);
+    CHECK(bed.kernel.count("add-firewall-accept") == adds + 1);
+    CHECK(bed.kernel.firewall_rules.size() == 2);
+    CHECK(bed.state() == "Running");
+    // The legacy table stops dropping: its rule goes, the status follows.
+    bed.firewall.targets.pop_back();
+    bed.firewall.change();
+    bed.settle();
+    REQUIRE(bed.kernel.firewall_rules.size() == 1);
+    CHECK(bed.status.views.back().firewall == std::vector{op::FirewallBackend::kNftables});
+    stop_and_expect_clean(bed, before);
+    CHECK(bed.kernel.firewall_rules.empty());
+    CHECK(bed.status.views.back().firewall.empty());
+}
+
 TEST_CASE("agent: DAD conflict, then another address passes") {
     AgentBed bed;
     bed.start();

@@ -47,3 +47,14 @@ TEST_CASE("PLAT expiry: already past is clamped at 0, none is 0") {
     CHECK(s.plat_prefix.empty());
     CHECK(s.plat_expiry == 0);
 }
+
+TEST_CASE("firewall backends: comma-separated in order, empty when none") {
+    const clat::Config config;
+    AgentView view;
+    CHECK(clat::to_dbus_status(view, config, 0, 0).firewall.empty());
+    view.firewall = {clat::op::FirewallBackend::kNftables,
+                     clat::op::FirewallBackend::kIp6tablesLegacy};
+    CHECK(clat::to_dbus_status(view, config, 0, 0).firewall == "nftables,ip6tables-legacy");
+    view.firewall = {clat::op::FirewallBackend::kIp6tables};
+    CHECK(clat::to_dbus_status(view, config, 0, 0).firewall == "ip6tables");
+}

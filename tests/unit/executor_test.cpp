@@ -288,6 +288,36 @@ TEST_CASE("a removal is undone by re-adding; a removal of nothing is not") {
     CHECK(kernel.state == before);
 }
 
+TEST_CASE("firewall rules put back after a flush are not journalled twice") {
+    TempDir tmp;
+    FakeKernel kernel;
+    const auto before = kernel.state;
+    auto executor = make_executor(kernel, tmp);
+    FirewallRule rule;
+    rule.backend = FirewallBackend::kIp6tablesLegacy;
+    rule.tool = "ip6tables-legacy";
+    rule.clat_dev = "clat";
+    rule.plat_dev = "eth0";
+    rule.clat_v6 = kClatV6;
+    rule.plat_prefix = *Ipv6Prefix::parse("2001:db8:64::/96");
+    rule.mark = "00000000000000aa";
+    REQUIRE(executor.apply({AddFirewallAccept{rule}}).ok());
+    REQUIRE(executor.applied().size() == 1);
+    for (int flush = 0; flush < 3; ++flush) {
+        kernel.state.objects.clear();  // `ip6tables-legacy -F FORWARD`
+        REQUIRE(executor.apply({AddFirewallAccept{rule}}).ok());
+        CHECK(kernel.state.objects.size() == 1);
+        CHECK(executor.applied().size() == 1);
+    }
+    // Another rule (a new address) is journalled as usual.
+    auto other = rule;
+    other.clat_v6 = *Ipv6Address::parse("2001:db8::c1a8");
+    REQUIRE(executor.apply({AddFirewallAccept{other}}).ok());
+    CHECK(executor.applied().size() == 2);
+    REQUIRE(executor.undo_all().ok());
+    CHECK(kernel.state == before);
+}
+
 TEST_CASE("rollback_to a savepoint reverts only the later plans") {
     TempDir tmp;
     FakeKernel kernel;

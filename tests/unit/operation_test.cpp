@@ -105,6 +105,7 @@ std::vector<Operation> every_kind_of_operation() {
         SetSysctl{"net/ipv6/conf/eth0/accept_ra", "", ""},
         AddFirewallAccept{firewall_rule(FirewallBackend::kNftables, "nft")},
         RemoveFirewallAccept{firewall_rule(FirewallBackend::kIp6tables, "/opt/my tools/ip6tables")},
+        AddFirewallAccept{firewall_rule(FirewallBackend::kIp6tablesLegacy, "ip6tables-legacy")},
         RemoveForeignRouteV4{"eth0", full_route_v4(), {}},
         RemoveForeignRouteV4{"", RouteV4{}, {0x02, 0x00, 0xff}},
         RestoreRoute{{0x02, 0x00, 0x00, 0x00, 0xfe, 0x04, 0x00, 0x01, 0xab, 0xcd, 0xef, 0x10}},

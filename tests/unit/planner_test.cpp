@@ -45,7 +45,8 @@ struct Host {
         {"net/ipv6/conf/eth0/accept_ra", "1\n"},   {"net/ipv6/conf/eth0/proxy_ndp", "0"},
         {"net/ipv6/neigh/eth0/proxy_delay", "80"},
     };
-    std::optional<op::FirewallBackend> firewall = op::FirewallBackend::kNftables;
+    std::vector<op::FirewallTarget> firewall = {{op::FirewallBackend::kNftables, "nft"}};
+    std::vector<op::FirewallRule> firewall_lost;
     Ipv6Prefix plat = *Ipv6Prefix::parse("2001:db8:64::/96");
     Ipv6Address clat_v6 = v6("2001:db8:1::c1a7");
     std::string plat_dev = "eth0";
@@ -65,8 +66,8 @@ struct Host {
     }
 
     PlanInput input() const {
-        return PlanInput{config,  observed, plat,    clat_v6, plat_dev,
-                         sysctls, firewall, applied, "5eed",  path_mtu};
+        return PlanInput{config,   observed, plat,   clat_v6,  plat_dev,     sysctls,
+                         firewall, applied,  "5eed", path_mtu, firewall_lost};
     }
     Plan plan() const {
         auto result = make_plan(input());
@@ -385,19 +386,45 @@ TEST_CASE("proxynd-enable=no: no proxy_ndp sysctl and no proxy entry") {
 
 TEST_CASE("firewall: none adds no rule; a new backend replaces the rule") {
     Host none;
-    none.firewall = std::nullopt;
+    none.firewall = {};
     auto plan = none.plan();
     CHECK(count<op::AddFirewallAccept>(plan) == 0);
 
     Host host = converged();
-    host.firewall = op::FirewallBackend::kIp6tables;
-    host.config.cmd_ip6tables = "/usr/sbin/ip6tables";
+    host.firewall = {{op::FirewallBackend::kIp6tables, "/usr/sbin/ip6tables"}};
     auto ip6tables = nft_rule("2001:db8:1::c1a7");
     ip6tables.backend = op::FirewallBackend::kIp6tables;
     ip6tables.tool = "/usr/sbin/ip6tables";
     check_plan(host.converge(), {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")},
                                  op::AddFirewallAccept{ip6tables}});
     check_plan(host.plan(), {});
+}
+
+TEST_CASE("firewall: a rule in each backend that drops; one that stops dropping loses its rule") {
+    Host host = converged();
+    auto legacy = nft_rule("2001:db8:1::c1a7");
+    legacy.backend = op::FirewallBackend::kIp6tablesLegacy;
+    legacy.tool = "ip6tables-legacy";
+    host.firewall.push_back({op::FirewallBackend::kIp6tablesLegacy, "ip6tables-legacy"});
+    check_plan(host.converge(), {op::AddFirewallAccept{legacy}});
+    check_plan(host.plan(), {});
+    host.firewall.erase(host.firewall.begin());  // nft no longer drops
+    check_plan(host.converge(), {op::RemoveFirewallAccept{nft_rule("2001:db8:1::c1a7")}});
+    check_plan(host.plan(), {});
+}
+
+TEST_CASE("firewall: a journalled rule found lost is added again, and only that one") {
+    Host host = converged();
+    auto legacy = nft_rule("2001:db8:1::c1a7");
+    legacy.backend = op::FirewallBackend::kIp6tablesLegacy;
+    legacy.tool = "ip6tables-legacy";
+    host.firewall.push_back({op::FirewallBackend::kIp6tablesLegacy, "ip6tables-legacy"});
+    host.converge();
+    host.firewall_lost = {legacy};  // `ip6tables-legacy -F` behind the agent's back
+    check_plan(host.plan(), {op::AddFirewallAccept{legacy}});
+    // A lost rule of a backend that no longer drops is removed, not added.
+    host.firewall.pop_back();
+    check_plan(host.plan(), {op::RemoveFirewallAccept{legacy}});
 }
 
 TEST_CASE("a clat device deleted by someone else is re-created with everything on it") {
