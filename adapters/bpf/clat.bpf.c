@@ -851,7 +851,9 @@ int clat_ingress(struct __sk_buff* skb) {
         if (payload < 8 || bpf_skb_load_bytes(skb, l4_old, type_code, 2))
             return leave(CLAT_LEFT_PROTOCOL);
         const int echo = echo_type_6to4(type_code[0], &type);
-        if (v6only && (echo || type_code[0] == ICMP6_PARAMETER_PROBLEM))
+        /* From an IPv6-only node: Destination Unreachable, Packet Too Big, Time Exceeded. */
+        if (v6only && type_code[0] != ICMP6_DEST_UNREACH && type_code[0] != ICMP6_PACKET_TOO_BIG &&
+            type_code[0] != ICMP6_TIME_EXCEEDED)
             return leave(CLAT_LEFT_ADDRESS);
         if (!echo)
             return ingress_icmp_error(skb, c, l2, &ip6, &ip4, payload, type_code[0]);
