@@ -182,26 +182,42 @@ static __always_inline int v4_untranslatable(__be32 address, __u8 well_known) {
            (a & 0xffffff00) == 0xcb007100;
 }
 
-/* RFC 6052 §2.2: where the four octets of the IPv4 address sit in an IPv6 address under a
- * prefix of prefix_len bits: right after the prefix, skipping bits 64..71 (the u octet). */
-static __always_inline __u32 v4_first_octet(__u8 prefix_len) {
-    return prefix_len == 32 || prefix_len == 40 || prefix_len == 48 || prefix_len == 56
-               ? prefix_len / 8
-               : (prefix_len == 64 ? 9 : 12);
+static __always_inline __u64 load_be64(const __u8* p) {
+    __u64 v;
+    __builtin_memcpy(&v, p, 8);
+    return bpf_be64_to_cpu(v);
 }
 
-static __always_inline __u32 v4_octet(__u32 first, int i) {
-    const __u32 at = first + i;
-    return at >= 8 && first < 8 ? at + 1 : at;
+static __always_inline void store_be64(__u8* p, __u64 v) {
+    v = bpf_cpu_to_be64(v);
+    __builtin_memcpy(p, &v, 8);
+}
+
+/* RFC 6052 §2.2 on the IPv6 address as two 64-bit halves: the 32 bits of the IPv4 address
+ * follow the prefix, skipping bits 64..71 (the u octet). For /32../56 the first prefix_len-32
+ * of them end the high half and the rest start the low half after the u octet. Done with
+ * shifts, not with an index that depends on the prefix length: a variable offset into the
+ * stack is refused to a loader without CAP_PERFMON. */
+static __always_inline int splits(__u32 prefix_len) {
+    return prefix_len == 32 || prefix_len == 40 || prefix_len == 48 || prefix_len == 56;
 }
 
 static __always_inline void embed(const struct clat_config* c, __be32 v4, __u8 out[16]) {
-    const __u8* b = (const __u8*)&v4;
-    const __u32 first = v4_first_octet(c->prefix_len);
-    __builtin_memcpy(out, c->prefix, 16);
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-        out[v4_octet(first, i) & 15] = b[i];
+    const __u64 v = bpf_ntohl(v4);
+    const __u32 len = c->prefix_len;
+    __u64 hi = load_be64(c->prefix);
+    __u64 lo = load_be64(c->prefix + 8);
+    if (splits(len)) {
+        const __u32 low_bits = len - 32; /* 0, 8, 16 or 24 */
+        hi |= v >> low_bits;
+        lo |= (v & ((1ULL << low_bits) - 1)) << (56 - low_bits);
+    } else if (len == 64) {
+        lo |= v << 24;
+    } else {
+        lo |= v;
+    }
+    store_be64(out, hi);
+    store_be64(out + 8, lo);
 }
 
 static __always_inline int same16(const __u8* a, const __u8* b) {
@@ -216,12 +232,20 @@ static __always_inline int same16(const __u8* a, const __u8* b) {
  * (the prefix, a zero u octet and a zero suffix). */
 static __always_inline int extract(const struct clat_config* c, const __u8 address[16],
                                    __be32* v4) {
-    __u8 b[4];
-    const __u32 first = v4_first_octet(c->prefix_len);
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-        b[i] = address[v4_octet(first, i) & 15];
-    __builtin_memcpy(v4, b, 4);
+    const __u32 len = c->prefix_len;
+    const __u64 hi = load_be64(address);
+    const __u64 lo = load_be64(address + 8);
+    __u64 v;
+    if (splits(len)) {
+        const __u32 low_bits = len - 32;
+        v = ((hi & ((1ULL << (32 - low_bits)) - 1)) << low_bits) |
+            ((lo >> (56 - low_bits)) & ((1ULL << low_bits) - 1));
+    } else if (len == 64) {
+        v = lo >> 24;
+    } else {
+        v = lo;
+    }
+    *v4 = bpf_htonl((__u32)v);
     __u8 expected[16];
     embed(c, *v4, expected);
     return same16(expected, address);
@@ -516,7 +540,9 @@ static __always_inline int egress_icmp_error(struct __sk_buff* skb, const struct
         return leave(CLAT_LEFT_ICMP); /* not an error RFC 7915 translates */
     const __u32 at = sizeof(struct ip4_header);
     struct icmp4_error old;
-    if (payload < sizeof(old) || bpf_skb_load_bytes(skb, at, &old, sizeof(old)))
+    /* Too short to hold a translatable packet, or shorter than its header says. */
+    if (payload < sizeof(old) || skb->len < at + payload ||
+        bpf_skb_load_bytes(skb, at, &old, sizeof(old)))
         return leave(CLAT_LEFT_ICMP_INNER);
     /* An ICMPv6 error may not exceed the IPv6 minimum MTU (RFC 4443 §2.4 c); TAYGA cuts. */
     if (sizeof(*ip6) + payload + 20 > IPV6_MIN_MTU)
@@ -625,7 +651,8 @@ static __always_inline int ingress_icmp_error(struct __sk_buff* skb, const struc
         return leave(CLAT_LEFT_ICMP);
     const __u32 at = l2 + sizeof(struct ip6_header);
     struct icmp6_error old;
-    if (payload < sizeof(old) || bpf_skb_load_bytes(skb, at, &old, sizeof(old)))
+    if (payload < sizeof(old) || skb->len < at + payload ||
+        bpf_skb_load_bytes(skb, at, &old, sizeof(old)))
         return leave(CLAT_LEFT_ICMP_INNER);
     const struct ip6_header* in = &old.ip;
     __be32 destination;

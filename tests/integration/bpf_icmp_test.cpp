@@ -7,8 +7,14 @@
 // from an IPv6-only router get the source 192.0.0.8. What is not translated reaches the tun
 // (TAYGA's side) as it was sent, counted by reason. And the kernel's own errors work end to
 // end: a port unreachable reaches the sender either way, and a "traceroute" packet whose hop
-// limit runs out at an IPv6-only router reports 192.0.0.8.
+// limit runs out at an IPv6-only router reports 192.0.0.8. The verifier takes the programs
+// from a process with CAP_BPF and CAP_NET_ADMIN but neither CAP_PERFMON nor CAP_SYS_ADMIN.
 #include <doctest/doctest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <map>
@@ -97,7 +103,45 @@ void check_inner_l4(const Bytes& sent, std::size_t sent_l4, const Bytes& got, st
     }
 }
 
+/// In a child without the capabilities drop (effective, permitted, inheritable): loads the
+/// programs; its exit status says whether that worked (the reason goes to stderr).
+bool loads_without(std::initializer_list<int> drop) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        if (::syscall(SYS_capget, &header, data) != 0)
+            ::_exit(2);
+        for (const int cap : drop) {
+            const std::uint32_t bit = 1u << (cap % 32);
+            data[cap / 32].effective &= ~bit;
+            data[cap / 32].permitted &= ~bit;
+            data[cap / 32].inheritable &= ~bit;
+        }
+        if (::syscall(SYS_capset, &header, data) != 0)
+            ::_exit(2);
+        if (std::getenv("CLAT_TEST_LIBBPF_LOG"))  // the verifier's log, when it refuses
+            spdlog::set_level(spdlog::level::debug);
+        auto loaded = BpfPrograms::load();
+        if (!loaded.ok())
+            std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+        ::_exit(loaded.ok() ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) != 2);
+    return WEXITSTATUS(status) == 0;
+}
+
 }  // namespace
+
+TEST_CASE("the verifier takes the programs with CAP_BPF and CAP_NET_ADMIN alone") {
+    constexpr int kSysAdmin = 21, kPerfmon = 38, kBpf = 39;
+    CHECK(loads_without({kPerfmon, kSysAdmin}));
+    CHECK_FALSE(loads_without({kPerfmon, kSysAdmin, kBpf}));  // the control: CAP_BPF is needed
+}
 
 TEST_CASE("ICMPv4 errors from the CLAT leave the uplink as ICMPv6 errors, embedded packet too") {
     Bed bed("bi1");
@@ -457,6 +501,14 @@ TEST_CASE("ICMPv6 errors the programs cannot translate reach the tun as sent, co
         CHECK(*got == expected);
         CHECK(left_count(bed.programs->counters(), c.reason) == before + 1);
     }
+    // Shorter than its Payload Length says: left, and the kernel's IPv6 input drops it.
+    Bytes shorter = error6(1, 4, {}, inner("l6-short"), server);
+    put16(shorter, 4, static_cast<std::uint16_t>(get16(shorter, 4) + 8));
+    const auto before = left_count(bed.programs->counters(), "icmp-inner");
+    bed.send_v6(shorter);
+    for (int i = 0; i < 100 && left_count(bed.programs->counters(), "icmp-inner") == before; ++i)
+        ::usleep(20000);
+    CHECK(left_count(bed.programs->counters(), "icmp-inner") == before + 1);
     CHECK(bed.programs->counters().ingress_packets == 0);
 }
 
