@@ -22,7 +22,7 @@
 namespace clat {
 namespace {
 
-constexpr std::array<std::pair<int, const char*>, 9> kLeftReasons = {{
+constexpr std::array<std::pair<int, const char*>, 10> kLeftReasons = {{
     {CLAT_LEFT_FRAGMENT, "fragment"},
     {CLAT_LEFT_OPTIONS, "options"},
     {CLAT_LEFT_ICMP, "icmp"},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<int, const char*>, 9> kLeftReasons = {{
     {CLAT_LEFT_TTL, "ttl"},
     {CLAT_LEFT_SIZE, "size"},
     {CLAT_LEFT_UNSUPPORTED, "unsupported"},
+    {CLAT_LEFT_ICMP_INNER, "icmp-inner"},
 }};
 
 int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {

@@ -30,7 +30,7 @@ enum clat_counter {
     CLAT_INGRESS_BYTES,
     CLAT_LEFT_FRAGMENT,    /* IPv4 fragment or IPv6 extension header */
     CLAT_LEFT_OPTIONS,     /* IPv4 options */
-    CLAT_LEFT_ICMP,        /* ICMP other than echo (errors go to TAYGA) */
+    CLAT_LEFT_ICMP,        /* ICMP type/code RFC 7915 does not translate, or RFC 4884 extensions */
     CLAT_LEFT_PROTOCOL,    /* neither TCP, UDP nor ICMP */
     CLAT_LEFT_UDP_ZERO,    /* IPv4 UDP without checksum (RFC 7915 §4.5) */
     CLAT_LEFT_ADDRESS,     /* address TAYGA answers or refuses (non-global, itself) */
@@ -38,6 +38,7 @@ enum clat_counter {
     CLAT_LEFT_SIZE,        /* DF clear and too big for 1280: needs IPv6 fragmentation */
     CLAT_LEFT_UNSUPPORTED, /* bpf_skb_change_proto refused (e.g. a GSO type) */
     CLAT_DROP_STORE,       /* rewriting a header or a checksum failed */
+    CLAT_LEFT_ICMP_INNER,  /* ICMP error whose embedded packet is not one translated here */
     CLAT_COUNTER_COUNT
 };
 

@@ -4,7 +4,8 @@
 #   a. data-path=bpf: clatd's programs on clat's egress and eth0's ingress, DataPath bpf, the
 #      IPv4 route's MTU 1480 (the 1500-byte uplink - 20); ping, HTTP, `ping -s 1400` (fits
 #      whole: no fragmented ICMP), a 3000-byte UDP datagram each way (IPv4 fragments, left to
-#      TAYGA), an ICMP port unreachable reaching the sender; the fast path's counters grow with
+#      TAYGA), an ICMP port unreachable reaching the sender, traceroute answered by every hop
+#      (the IPv6-only ones as 192.0.0.8); the fast path's counters grow with
 #      the traffic; the uplink's MTU lowered to 1400 -> the route's MTU 1380;
 #   b. a prefix change (reload of plat-prefix) is written into the attached programs: the same
 #      program ids stay on both hooks, and IPv4 works on the new prefix;
@@ -23,7 +24,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/testbed.sh
 . "$here/testbed.sh"
-tb_e2e_setup capsh tc
+tb_e2e_setup capsh tc traceroute
 
 PLAT=2001:db8:64::/96
 UDP_PORT=7007
@@ -116,6 +117,16 @@ check_bpf() {
     tb_check "a: fragments left to TAYGA" tb_wait_for \
         'counter fast_slow_path | grep -q "fragment="' 2
     tb_check "a: ICMP port unreachable reaches the sender" port_unreachable
+    # Every hop answers: TAYGA on clat (192.0.0.2, TTL 1 is left to it), the router's IPv6
+    # forwarding and the PLAT's IPv6 side (IPv6-only: 192.0.0.8), the PLAT's IPv4 router, the
+    # server.
+    tb_host traceroute -n -I -w 2 -q 1 -m 8 "$TB_SERVER4" >"$TB_DIR/traceroute.out" 2>&1
+    sed 's/^/    /' "$TB_DIR/traceroute.out"
+    tb_check "a: traceroute: no hop without an answer" tb_not grep -q '\*' "$TB_DIR/traceroute.out"
+    tb_check "a: traceroute: an IPv6-only hop shows as 192.0.0.8" \
+        grep -Eq '^ *[0-9]+ +192\.0\.0\.8 ' "$TB_DIR/traceroute.out"
+    tb_check "a: traceroute reaches $TB_SERVER4" \
+        grep -Eq "^ *[0-9]+ +${TB_SERVER4//./\\.} " "$TB_DIR/traceroute.out"
     tb_host ip link set dev "$TB_UPLINK" mtu 1400
     tb_check "a: uplink MTU 1400 -> route MTU 1380" tb_wait_for '[ "$(route_mtu)" = 1380 ]' 5
     tb_check_ipv4 "a (MTU 1400)"

@@ -8,121 +8,10 @@
 #include <fstream>
 #include <string>
 
-#include "adapters/bpf_programs.hpp"
-#include "adapters/bpf_tc.hpp"
-#include "tests/integration/harness.hpp"
-#include "tests/integration/packets.hpp"
+#include "tests/integration/bpf_bed.hpp"
 
 namespace clat::test {
 namespace {
-
-using bpf_tc::Hook;
-using V4 = std::array<std::uint8_t, 4>;
-using V6 = std::array<std::uint8_t, 16>;
-
-constexpr V4 kClatV4{192, 0, 0, 1};
-constexpr V4 kServerV4{198, 51, 100, 10};
-const char* const kServerV6 = "2001:db8:64::c633:640a";
-const char* const kClatV6 = "2001:db8:1::c1a7";
-
-V6 v6(const std::string& text) {
-    return Ipv6Address::parse(text)->bytes;
-}
-
-std::string mac_of(const std::string& where) {
-    return sh(where + " | sed -n 's/.*link\\/ether \\([0-9a-f:]*\\).*/\\1/p' | tr -d '\\n'");
-}
-
-/// Host side (this namespace): tun <tag>clat held open by the test, 192.0.0.1 on it and
-/// 198.51.100.0/24 through it; veth <tag>up to the peer, 2001:db8::/32 via the peer. Peer:
-/// <tag>pe, the server's IPv6 address on lo, the CLAT address as a static neighbour. The
-/// programs are attached and configured for 2001:db8:64::/96.
-struct Bed {
-    std::string tag, clat, up, pe;
-    PeerNetns peer;
-    int tun = -1;
-    std::unique_ptr<BpfPrograms> programs;
-
-    explicit Bed(const std::string& t) : tag(t), clat(t + "clat"), up(t + "up"), pe(t + "pe") {
-        tun = open_tun(clat);
-        const std::string pid = std::to_string(peer.pid());
-        sh("ip link set " + clat + " up && ip addr add 192.0.0.1/32 dev " + clat +
-           " && ip route add 198.51.100.0/24 dev " + clat + " src 192.0.0.1");
-        sh("ip link add " + up + " type veth peer name " + pe + " && ip link set " + pe +
-           " netns " + pid + " && ip -6 addr add 2001:db8:1::1/64 dev " + up +
-           " nodad && ip link set " + up + " up");
-        peer.sh("ip -6 addr add 2001:db8:1::2/64 dev " + pe + " nodad && ip link set " + pe +
-                " up && ip -6 addr add " + kServerV6 + "/128 dev lo nodad");
-        const std::string up_mac = mac_of("ip link show " + up);
-        const std::string pe_mac =
-            mac_of("nsenter --net=/proc/" + pid + "/ns/net ip link show " + pe);
-        sh("ip -6 neigh replace 2001:db8:1::2 lladdr " + pe_mac + " dev " + up +
-           " nud permanent && ip -6 route add 2001:db8::/32 via 2001:db8:1::2 dev " + up);
-        peer.sh(std::string("ip -6 neigh replace ") + kClatV6 + " lladdr " + up_mac + " dev " + pe +
-                " nud permanent");
-        // The normal path for what the programs leave: forwarded to the tun, as clatd does.
-        sh("sysctl -qw net.ipv6.conf.all.forwarding=1 && ip -6 route add " + std::string(kClatV6) +
-           " dev " + clat);
-        auto loaded = BpfPrograms::load();
-        REQUIRE_MESSAGE(loaded.ok(), (loaded.ok() ? "" : loaded.error().message));
-        programs = std::move(*loaded);
-        configure("2001:db8:64::/96");
-        REQUIRE(bpf_tc::create_clsact(clat).ok());
-        REQUIRE(bpf_tc::attach(clat, Hook::kEgress, programs->program_fd(Hook::kEgress)).ok());
-        REQUIRE(bpf_tc::create_clsact(up).ok());
-        REQUIRE(bpf_tc::attach(up, Hook::kIngress, programs->program_fd(Hook::kIngress)).ok());
-    }
-    ~Bed() {
-        ::close(tun);
-        sh_status("ip link del " + up);
-        sh_status("ip link del " + clat);
-        sh_status("sysctl -qw net.ipv6.conf.all.forwarding=0");
-    }
-    Bed(const Bed&) = delete;
-    Bed& operator=(const Bed&) = delete;
-
-    void configure(const std::string& prefix) {
-        BpfTranslation t;
-        t.plat_prefix = *Ipv6Prefix::parse(prefix);
-        t.clat_v6 = *Ipv6Address::parse(kClatV6);
-        t.clat_v4 = Ipv4Address{kClatV4};
-        t.tayga_v4 = Ipv4Address{{192, 0, 0, 2}};
-        t.clat_dev = clat;
-        t.uplink_dev = up;
-        auto s = programs->configure(t);
-        REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
-    }
-    /// Sends an IPv4 packet (header included) from this namespace; it routes into the tun.
-    void send_v4(const Bytes& packet) const {
-        const int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-        sockaddr_in to{};
-        to.sin_family = AF_INET;
-        std::memcpy(&to.sin_addr, &packet[16], 4);
-        REQUIRE(fd >= 0);
-        CHECK(::sendto(fd, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                       sizeof(to)) == static_cast<ssize_t>(packet.size()));
-        ::close(fd);
-    }
-    /// Sends an IPv6 packet from the peer onto the veth, to the host's MAC.
-    void send_v6(const Bytes& packet) const {
-        const int fd = in_netns(peer.pid(), [&] { return packet_socket(pe); });
-        const std::string mac = mac_of("ip link show " + up);
-        Bytes frame(14, 0);
-        for (int i = 0; i < 6; ++i)
-            frame[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(
-                std::stoi(mac.substr(static_cast<std::size_t>(i) * 3, 2), nullptr, 16));
-        frame[12] = 0x86;
-        frame[13] = 0xdd;
-        frame.insert(frame.end(), packet.begin(), packet.end());
-        CHECK(::send(fd, frame.data(), frame.size(), 0) == static_cast<ssize_t>(frame.size()));
-        ::close(fd);
-    }
-};
-
-/// The captured frame is IPv6 carrying the marker.
-bool carries(const Bytes& ip, const std::string& marker) {
-    return std::search(ip.begin(), ip.end(), marker.begin(), marker.end()) != ip.end();
-}
 
 const std::uint8_t kProtocols[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP};
 
@@ -267,12 +156,12 @@ TEST_CASE("what the programs do not translate reaches the tun, TAYGA's side, unc
     Bytes zero = ipv4_packet(IPPROTO_UDP, kClatV4, kServerV4, udp(3, "left-udp-zero"));
     put16(zero, 26, 0);
     cases.push_back({"udp-zero-checksum", zero});
-    Bytes error = ipv4_packet(IPPROTO_ICMP, kClatV4, kServerV4,
-                              l4_segment(IPPROTO_ICMP, 4, "left-icmp-error", false));
-    error[20] = 3;  // destination unreachable: an ICMP error, TAYGA's
-    put16(error, 22, 0);
-    put16(error, 22, l4_residue(error, 4));
-    cases.push_back({"icmp", error});
+    Bytes timestamp = ipv4_packet(IPPROTO_ICMP, kClatV4, kServerV4,
+                                  l4_segment(IPPROTO_ICMP, 4, "left-icmp-timestamp", false));
+    timestamp[20] = 13;  // timestamp request: RFC 7915 §4.2 drops it, TAYGA decides
+    put16(timestamp, 22, 0);
+    put16(timestamp, 22, l4_residue(timestamp, 4));
+    cases.push_back({"icmp", timestamp});
     cases.push_back({"protocol", ipv4_packet(47, kClatV4, kServerV4, udp(5, "left-gre"))});
     for (const auto& c : cases) {
         CAPTURE(c.what);
