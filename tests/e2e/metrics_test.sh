@@ -5,8 +5,9 @@
 # at that directory, on 127.0.0.1:9100 of the host's private loopback, and is scraped:
 #   running. clatd_state{state="Running"} 1 and 0 for every other state, clatd_plat_info with
 #      the bed's prefix and source dns64, clatd_clat_info with the status' CLAT address, the
-#      packet counters equal to the CLAT device's (within a ping's worth), no scrape error
-#      (node_textfile_scrape_error 0) and no parse error in node_exporter's log;
+#      packet counters (TAYGA's equal to the CLAT device's within a ping's worth, the eBPF
+#      programs' beside them), no scrape error (node_textfile_scrape_error 0) and no parse
+#      error in node_exporter's log;
 #   renumber. after tb_renumber 2001:db8:2::/64 and a ping, the scrape shows the new CLAT
 #      address and more packets in both directions;
 #   stop. after SIGTERM the file is gone, the scrape has no clatd_ metric, and the host is as
@@ -23,9 +24,17 @@ scrape() { tb_host curl -fsS --max-time 2 http://127.0.0.1:9100/metrics; }
 # metric LINE_PREFIX: the value of the first sample starting with LINE_PREFIX.
 metric() { scrape | awk -v p="$1" 'index($0, p) == 1 { print $NF; exit }'; }
 device_counter() { tb_host cat "/sys/class/net/clat/statistics/$1"; }
+# carried DIRECTION: packets translated that way, by TAYGA (the CLAT device's counters) and by
+# the eBPF programs (absent with data-path=tayga).
+carried() {
+    local slow fast
+    slow=$(metric "clatd_packets_total{direction=\"$1\"}")
+    fast=$(metric "clatd_fast_path_packets_total{direction=\"$1\"}")
+    echo $((${slow:-0} + ${fast:-0}))
+}
 
 check_running() {
-    local state v6 in out dev_in
+    local state v6 in out dev_in slow_in
     tb_check "running: the metrics file exists" test -s "$TB_DIR/textfile/clatd.prom"
     tb_check "running: node_exporter serves clatd_state" tb_wait_for \
         "scrape | grep -q '^clatd_state{state=\"Running\"} 1$'" 10
@@ -40,12 +49,17 @@ check_running() {
         "$(metric "clatd_clat_info{device=\"clat\",ipv4=\"192.0.0.1\",ipv6=\"$v6\",plat_device=\"$TB_UPLINK\"}")" 1
     tb_check_ipv4 running
     sleep 1.5 # one metrics-interval: the counters after the pings are in the file
-    in=$(metric 'clatd_packets_total{direction="in"}')
-    out=$(metric 'clatd_packets_total{direction="out"}')
+    in=$(carried in)
+    out=$(carried out)
+    slow_in=$(metric 'clatd_packets_total{direction="in"}')
     dev_in=$(device_counter rx_packets)
     tb_check "running: packets in ($in) > 0 and out ($out) > 0" test "${in:-0}" -gt 0 -a "${out:-0}" -gt 0
-    tb_check "running: packets in ($in) equals the device's ($dev_in) within 5" \
-        test $((dev_in - in)) -ge 0 -a $((dev_in - in)) -le 5
+    tb_check "running: the slow path's packets in ($slow_in) equal the device's ($dev_in) within 5" \
+        test $((dev_in - slow_in)) -ge 0 -a $((dev_in - slow_in)) -le 5
+    if [ "$(tb_status data_path)" = bpf ]; then
+        tb_check "running: the eBPF programs' packets are in the metrics" \
+            test "$(metric 'clatd_fast_path_packets_total{direction="out"}')" -gt 0
+    fi
     tb_check "running: node_textfile_scrape_error 0" tb_equals "$(metric node_textfile_scrape_error)" 0
     tb_check "running: node_exporter logged no parse error" tb_not \
         grep -Eqi 'error|fail' "$TB_DIR/node-exporter.log"
@@ -65,8 +79,8 @@ check_renumber() {
         "scrape | grep -q 'ipv6=\"$new\"'" 5
     tb_check "renumber: and no longer $old" tb_not scrape_has "ipv6=\"$old\""
     sleep 1.5 # one metrics-interval: the counters after the pings are in the file
-    in=$(metric 'clatd_packets_total{direction="in"}')
-    out=$(metric 'clatd_packets_total{direction="out"}')
+    in=$(carried in)
+    out=$(carried out)
     tb_check "renumber: packets in grew ($before_in -> $in)" test "${in:-0}" -gt "$before_in"
     tb_check "renumber: packets out grew ($before_out -> $out)" test "${out:-0}" -gt "$before_out"
 }
