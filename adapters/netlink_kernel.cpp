@@ -10,6 +10,7 @@
 #include "adapters/firewall.hpp"
 #include "adapters/netlink_kernel_ops.hpp"
 #include "adapters/netlink_kernel_request.hpp"
+#include "adapters/nft_shared.hpp"
 #include "adapters/sysctl.hpp"
 #include "adapters/tun.hpp"
 
@@ -42,6 +43,10 @@ Result<ApplyOutcome> NetlinkKernel::apply(const Operation& operation) {
                 return bpf_tc::remove_filter(o);
             else if constexpr (std::is_same_v<T, op::RemoveClsact>)
                 return bpf_tc::remove_clsact(o);
+            else if constexpr (std::is_same_v<T, op::AddSharedMarking>)
+                return nft_shared::add(o.marking);
+            else if constexpr (std::is_same_v<T, op::RemoveSharedMarking>)
+                return nft_shared::remove(o.marking);
             else
                 return kernel_ops::apply_op(*socket_, o);
         },

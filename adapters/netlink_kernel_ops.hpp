@@ -36,5 +36,6 @@ Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV6& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRouteV6& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRuleV6& o);
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRuleV6& o);
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::MoveRuleV6& o);
 
 }  // namespace clat::kernel_ops

@@ -5,10 +5,12 @@
 #include <netlink/msg.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "adapters/netlink_kernel_ops.hpp"
 
@@ -248,6 +250,48 @@ Result<bool> rule_exists(rtnl::Socket& socket, const RuleV6& want) {
     return found;
 }
 
+/// The kernel's own message for the rule exactly like want (empty if there is none), and
+/// whether one exactly like also_look_for exists.
+struct RuleDump {
+    std::vector<std::uint8_t> found;
+    bool other = false;
+};
+
+Result<RuleDump> dump_rules(rtnl::Socket& socket, const RuleV6& want, const RuleV6& also) {
+    fib_rule_hdr frh{};
+    frh.family = AF_INET6;
+    auto msg = rtnl::make_message(RTM_GETRULE, NLM_F_DUMP, &frh, sizeof frh);
+    RuleDump out;
+    const Reply reply = socket.transact(msg.get(), [&](const nlmsghdr& hdr) {
+        if (out.found.empty() && matches(hdr, want)) {
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(&hdr);
+            out.found.assign(bytes, bytes + hdr.nlmsg_len);
+        }
+        out.other = out.other || matches(hdr, also);
+    });
+    if (reply.error != 0)
+        return make_error("cannot list rules: " + rtnl::describe(reply));
+    return out;
+}
+
+/// A new rule from a dumped one: the same header and attributes (protocol, flags, table...)
+/// but FRA_PRIORITY set to priority.
+rtnl::Message moved_rule_message(const std::vector<std::uint8_t>& dumped, std::uint32_t priority) {
+    auto* hdr = reinterpret_cast<nlmsghdr*>(const_cast<std::uint8_t*>(dumped.data()));
+    const auto* frh = static_cast<const fib_rule_hdr*>(nlmsg_data(hdr));
+    auto msg = rtnl::make_message(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, frh, sizeof *frh);
+    if (!msg)
+        return msg;
+    nlattr* attr = nullptr;
+    int remaining = 0;
+    nlmsg_for_each_attr(attr, hdr, sizeof(fib_rule_hdr), remaining) {
+        if (nla_type(attr) != FRA_PRIORITY)
+            nla_put(msg.get(), nla_type(attr), nla_len(attr), nla_data(attr));
+    }
+    nla_put_u32(msg.get(), FRA_PRIORITY, priority);
+    return msg;
+}
+
 }  // namespace
 
 Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::AddRouteV4& o) {
@@ -282,6 +326,32 @@ Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::RemoveRuleV6& o) {
         return ApplyOutcome::kAlreadyInPlace;
     auto msg = rule_message(RTM_DELRULE, 0, o.rule);
     return rtnl::outcome(socket.transact(msg.get()), {ENOENT});
+}
+
+/// Adds the moved copy first and deletes the original after, so that there is no moment
+/// without the rule (for the local table: no moment without local delivery).
+Result<ApplyOutcome> apply_op(rtnl::Socket& socket, const op::MoveRuleV6& o) {
+    RuleV6 target = o.rule;
+    target.priority = o.to_priority;
+    auto dump = dump_rules(socket, o.rule, target);
+    if (!dump)
+        return dump.error();
+    if (dump->found.empty())
+        return ApplyOutcome::kAlreadyInPlace;
+    if (dump->other)
+        return make_error("a rule like it is at priority " + std::to_string(o.to_priority) +
+                          " already: not moving it there");
+    auto add = moved_rule_message(dump->found, o.to_priority);
+    if (const Reply r = socket.transact(add.get()); r.error != 0)
+        return make_error("cannot add the moved rule: " + rtnl::describe(r));
+    auto del = rule_message(RTM_DELRULE, 0, o.rule);
+    if (const Reply r = socket.transact(del.get()); r.error != 0 && r.error != ENOENT) {
+        // Nothing journalled for a failed operation: take the copy back out.
+        auto undo = rule_message(RTM_DELRULE, 0, target);
+        (void)socket.transact(undo.get());
+        return make_error("cannot delete the rule at its old priority: " + rtnl::describe(r));
+    }
+    return ApplyOutcome::kApplied;
 }
 
 }  // namespace clat::kernel_ops

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <variant>
 
 #include "states/observation.hpp"
 #include "states/rfc6052.hpp"
@@ -147,7 +148,8 @@ void Agent::take_snapshot() {
     const auto probe = probe_address(held);
     Snapshot next;
     next.observed = relevant_observed();
-    if (held && !config_.plat_dev) {
+    // clat-v6-addr=shared takes the CLAT address from the lookup's source, plat-dev or not.
+    if (held && (!config_.plat_dev || std::holds_alternative<ClatV6Shared>(config_.clat_v6_addr))) {
         PlatRoute route{*held, {}, {}, {}};
         if (auto found = ports_.observer.lookup_route(*probe)) {
             route.dev = found->ifname;

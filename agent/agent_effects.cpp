@@ -242,7 +242,10 @@ void Agent::apply_plan(const ClatTarget& target) {
     int changed = 0;
     for (const auto& op : *plan) {
         if (std::find(in_place.begin(), in_place.end(), op) != in_place.end()) {
-            if (std::holds_alternative<op::AddFirewallAccept>(op))
+            // Rules are not observed either (shared mode): one in place is not replanned.
+            if (std::holds_alternative<op::AddFirewallAccept>(op) ||
+                std::holds_alternative<op::AddRuleV6>(op) ||
+                std::holds_alternative<op::MoveRuleV6>(op))
                 firewall_in_place_.push_back(op);
             continue;
         }

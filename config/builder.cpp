@@ -349,6 +349,16 @@ Result<Config> ConfigBuilder::finish() const {
             c.proxynd_enable = false;
         if (!place_.contains("ctmark"))
             c.ctmark = kSharedModeMark;
+        // The eBPF path cannot tell the CLAT's flows from the host's yet (no conntrack
+        // marks): shared mode runs TAYGA alone.
+        if (c.data_path == DataPathMode::kBpf) {
+            const auto it = place_.find("data-path");
+            const std::string where = it != place_.end() ? it->second : "configuration";
+            return make_error(where +
+                              ": key 'data-path': bpf cannot be used with clat-v6-addr=shared "
+                              "(shared mode needs data-path=tayga or auto for now)");
+        }
+        c.data_path = DataPathMode::kTayga;
     }
     if (c.clat_v4_addr == c.tayga_v4_addr) {
         auto it = place_.find("tayga-v4-addr");

@@ -58,6 +58,26 @@ std::string link_name(const Observed& observed, int index) {
     return link != nullptr ? link->name : "#" + std::to_string(index);
 }
 
+/// clat-v6-addr=shared: the host's own source address towards the PLAT prefix, whatever it
+/// is now (a renumbered host moves the CLAT with it).
+Result<Binding> shared_binding(const Observed& observed, const std::optional<PlatRoute>& route,
+                               const Ipv6Prefix& prefix, const std::string& dev) {
+    if (!route || route->prefix != prefix)
+        return make_error("no route lookup towards the PLAT prefix yet");
+    if (route->dev.empty())
+        return make_error("no route towards the PLAT prefix: " + route->error);
+    if (!route->source)
+        return make_error("clat-v6-addr=shared: the route towards the PLAT prefix via " +
+                          route->dev + " has no source address");
+    for (const auto& a : observed.addresses_v6) {
+        if (a.address == *route->source && !a.usable())
+            return make_error("clat-v6-addr=shared: the host's source address " +
+                              a.address.to_string() +
+                              (a.dad_failed ? " failed DAD" : " is tentative"));
+    }
+    return Binding{dev, *route->source, std::nullopt};
+}
+
 }  // namespace
 
 std::string ClatTarget::to_string() const {
@@ -89,7 +109,7 @@ Result<Binding> resolve_binding(const BindingSettings& settings, const Observed&
         return Binding{*dev, *literal, std::nullopt};
     }
     if (std::holds_alternative<ClatV6Shared>(settings.clat_v6))
-        return make_error("clat-v6-addr=shared is not supported yet");
+        return shared_binding(observed, route, prefix, *dev);
     const Link* link = observed.link_by_name(*dev);
     if (link == nullptr)
         return make_error("PLAT device " + *dev + " does not exist");
@@ -111,6 +131,9 @@ Result<Binding> resolve_binding(const BindingSettings& settings, const Observed&
 }
 
 bool needs_dad(const BindingSettings& settings, const DadMemory& dad, const Binding& binding) {
+    // The shared address is the host's own: the kernel ran DAD for it.
+    if (std::holds_alternative<ClatV6Shared>(settings.clat_v6))
+        return false;
     return settings.dad_enable && !contains(dad.verified, binding.clat_v6);
 }
 

@@ -84,14 +84,16 @@ inline constexpr int kDadAttempts = 5;
 /// The PLAT device and CLAT address for `prefix`. The previous binding is kept while its host
 /// address is still there and preferred (only a renumbering moves the CLAT); otherwise a new
 /// address is derived (entropy seeds the random IIDs), avoiding what failed DAD. `probing`
-/// (an address under DAD right now) is not a host address. Errors name the cause.
+/// (an address under DAD right now) is not a host address. With clat-v6-addr=shared the CLAT
+/// address is the route lookup's source (the host's own address towards the prefix), so the
+/// lookup is needed even with plat-dev set. Errors name the cause.
 Result<Binding> resolve_binding(const BindingSettings& settings, const Observed& observed,
                                 const std::optional<PlatRoute>& route, const Ipv6Prefix& prefix,
                                 const DadMemory& dad, const std::optional<Binding>& previous,
                                 const std::optional<Ipv6Address>& probing, std::uint64_t entropy);
 
 /// True when the binding's address must pass DAD (before use, or while in use when
-/// optimistic_dad()).
+/// optimistic_dad()); never a shared one.
 bool needs_dad(const BindingSettings& settings, const DadMemory& dad, const Binding& binding);
 /// True when a new address may be used while its DAD runs: a derived one, since on a conflict
 /// another can be derived. A configured clat-v6-addr has no replacement and waits for DAD.

@@ -138,6 +138,25 @@ Error nothing_eligible(const Skipped& skipped) {
     return make_error("no global IPv6 address on the PLAT-facing device");
 }
 
+// Too long a prefix for any second address: a /121../128 (a DHCPv6 IA_NA lease is a /128,
+// usually with noprefixroute), so there is no prefix of the host's to derive one in.
+bool single_address(const Candidate& c) {
+    return c.fact->prefix_length > kMaxRandomIidPrefixLength && !c.slaac;
+}
+
+// The whole cause and the way out: the two other modes need no second address in a prefix.
+Error only_single_addresses(const std::vector<Candidate>& eligible) {
+    std::vector<std::string> listed;
+    for (const auto& c : eligible)
+        listed.push_back(with_length(*c.fact));
+    return make_error(
+        "clat-v6-addr=derived needs a prefix to derive a second address in, and the "
+        "PLAT-facing device has only single addresses (" +
+        join(listed) +
+        ", e.g. a DHCPv6 lease): set clat-v6-addr=shared to share the host's address, or "
+        "clat-v6-addr to a static address routed to this host");
+}
+
 // Deprecated addresses come last so that a renumbered uplink moves the CLAT to the new
 // prefix; then SLAAC before the rest (the manual); then the longest match with the PLAT
 // prefix. The sort is stable, so ties keep the device's order.
@@ -189,6 +208,8 @@ Result<ClatAddressChoice> derive_clat_address(const std::vector<AddressV6>& cand
         if (auto choice = try_candidate(c, random, forbidden, reasons))
             return *choice;
     }
+    if (std::all_of(eligible.begin(), eligible.end(), single_address))
+        return only_single_addresses(eligible);
     return make_error("no usable CLAT IPv6 address on the PLAT-facing device: " + join(reasons));
 }
 

@@ -120,6 +120,27 @@ std::vector<op::FirewallRule> firewall_rules(const PlanInput& in) {
     return rules;
 }
 
+void add_shared(const PlanInput& in, DesiredState& desired) {
+    const Config& c = in.config;
+    desired.clat_route.table = c.route_table;
+    RuleV6 rule;
+    rule.priority = kSharedRulePriority;
+    rule.table = c.route_table;
+    rule.source = in.plat_prefix;
+    rule.destination = Ipv6Prefix::make(in.clat_v6, 128);
+    if (c.ctmark != 0)
+        rule.fwmark = c.ctmark;
+    desired.shared_rule = rule;
+    RuleV6 local;
+    local.priority = kSharedRulePriority;
+    local.table = kLocalTable;
+    desired.local_rule_move = op::MoveRuleV6{local, kLocalRulePriority};
+    if (c.ctmark != 0) {
+        desired.marking = op::SharedMarking{c.cmd_nft,  in.firewall_mark, c.clat_dev, in.plat_dev,
+                                            in.clat_v6, in.plat_prefix,   c.ctmark};
+    }
+}
+
 }  // namespace
 
 bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::string& path,
@@ -129,11 +150,6 @@ bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::
 }
 
 Result<DesiredState> desired_state(const PlanInput& in) {
-    if (std::holds_alternative<ClatV6Shared>(in.config.clat_v6_addr)) {
-        return make_error(
-            "clat-v6-addr=shared is not implemented yet (it needs policy routing with "
-            "route-table and ctmark)");
-    }
     if (auto devices = check_devices(in); !devices)
         return devices.error();
 
@@ -147,6 +163,8 @@ Result<DesiredState> desired_state(const PlanInput& in) {
     if (in.config.proxynd_enable)
         desired.proxy = op::AddProxyNeighbour{in.plat_dev, in.clat_v6};
     desired.firewall = firewall_rules(in);
+    if (std::holds_alternative<ClatV6Shared>(in.config.clat_v6_addr))
+        add_shared(in, desired);
     return desired;
 }
 

@@ -95,6 +95,11 @@ struct DesiredState {
     std::vector<op::SetSysctl> sysctls;
     std::optional<op::AddProxyNeighbour> proxy;
     std::vector<op::FirewallRule> firewall;  ///< one per PlanInput::firewall target
+    /// clat-v6-addr=shared: the policy rule that sends replies of CLAT flows to clat_route
+    /// (in route-table), the local-table rule moved behind it, and the nftables marking.
+    std::optional<RuleV6> shared_rule;
+    std::optional<op::MoveRuleV6> local_rule_move;
+    std::optional<op::SharedMarking> marking;
     bool operator==(const DesiredState&) const = default;
 };
 
@@ -102,9 +107,21 @@ struct DesiredState {
 bool sysctl_holds(const std::map<std::string, std::string>& sysctls, const std::string& path,
                   std::string_view value);
 
-/// Derives the desired state. Errors: the shared-address mode (not implemented yet), a PLAT
-/// device that is not observed or equals clat-dev, a clat-dev that exists and is not a tun or
-/// is a tun this instance did not create (no CreateTun in `applied`).
+/// Priority of the shared mode's policy rule, and where the local-table rule moves to so that
+/// the rule comes before it (as the Perl clatd): the CLAT address is a local address, and the
+/// local table would otherwise deliver the replies to the host.
+inline constexpr std::uint32_t kSharedRulePriority = 0;
+inline constexpr std::uint32_t kLocalRulePriority = 1;
+/// The local routing table (RT_TABLE_LOCAL).
+inline constexpr std::uint32_t kLocalTable = 255;
+
+/// Derives the desired state. With clat-v6-addr=shared (clat_v6 is then the host's own
+/// address): the clat-v6/128 route goes into route-table, the rule `from plat-prefix to
+/// clat-v6 fwmark ctmark lookup route-table` at priority 0 with the local rule moved to 1, and
+/// with a ctmark the nftables marking (ctmark 0: no fwmark and no marking, so that every
+/// packet from the PLAT to the address goes to the CLAT). Errors: a PLAT device that is not
+/// observed or equals clat-dev, a clat-dev that exists and is not a tun or is a tun this instance
+/// did not create (no CreateTun in `applied`).
 Result<DesiredState> desired_state(const PlanInput& in);
 
 }  // namespace clat

@@ -3,6 +3,7 @@
 /// past-tense event; facts arrive as event::FactsChanged.
 
 #include <utility>
+#include <variant>
 
 #include "states/machine.hpp"
 #include "states/machine_detail.hpp"
@@ -31,7 +32,9 @@ const Observed& observed_of(const MachineFacts& facts) {
 
 /// The snapshot does not carry a route lookup towards this prefix yet.
 bool needs_lookup(const MachineFacts& facts, const Ipv6Prefix& prefix) {
-    if (facts.settings.binding.plat_dev)
+    // The shared address is the lookup's source: needed even with plat-dev set.
+    if (facts.settings.binding.plat_dev &&
+        !std::holds_alternative<ClatV6Shared>(facts.settings.binding.clat_v6))
         return false;
     return !facts.plat_route || facts.plat_route->prefix != prefix;
 }

@@ -34,7 +34,10 @@ constexpr std::array<std::string_view, std::variant_size_v<Operation>> kVerbs = 
     "add-firewall-accept",
     "remove-firewall-accept",
     "remove-tc-filter",
-    "remove-clsact"};
+    "remove-clsact",
+    "move-rule-v6",
+    "add-shared-marking",
+    "remove-shared-marking"};
 
 // ---- value escaping: bare when unambiguous, otherwise "..." with \\, \" and \xHH ----
 
@@ -382,6 +385,17 @@ void describe(C& c, O& o) {
     } else if constexpr (kIsOneOf<T, AddRuleV6, RemoveRuleV6, AddFirewallAccept,
                                   RemoveFirewallAccept>) {
         rule_fields(c, o.rule);
+    } else if constexpr (std::is_same_v<T, MoveRuleV6>) {
+        rule_fields(c, o.rule);
+        c.req("to-prio", o.to_priority);
+    } else if constexpr (kIsOneOf<T, AddSharedMarking, RemoveSharedMarking>) {
+        c.req("tool", o.marking.tool);
+        c.req("mark", o.marking.mark);
+        c.req("clat-dev", o.marking.clat_dev);
+        c.req("plat-dev", o.marking.plat_dev);
+        c.req("clat-v6", o.marking.clat_v6);
+        c.req("plat-prefix", o.marking.plat_prefix);
+        c.req("ctmark", o.marking.ctmark);
     } else if constexpr (std::is_same_v<T, RemoveTcFilter>) {
         c.req("dev", o.dev);
         c.req("hook", o.hook);
@@ -592,6 +606,14 @@ std::optional<Operation> static_inverse(const Operation& op) {
                 return RemoveFirewallAccept{o.rule};
             else if constexpr (std::is_same_v<T, RemoveFirewallAccept>)
                 return AddFirewallAccept{o.rule};
+            else if constexpr (std::is_same_v<T, MoveRuleV6>) {
+                RuleV6 moved = o.rule;
+                moved.priority = o.to_priority;
+                return MoveRuleV6{moved, o.rule.priority};
+            } else if constexpr (std::is_same_v<T, AddSharedMarking>)
+                return RemoveSharedMarking{o.marking};
+            else if constexpr (std::is_same_v<T, RemoveSharedMarking>)
+                return AddSharedMarking{o.marking};
             else {
                 // Link state, MTU and sysctls need the value observed before the change; the
                 // tc removals are only ever undo entries of the eBPF data path.

@@ -201,6 +201,44 @@ struct RemoveClsact {
     bool operator==(const RemoveClsact&) const = default;
 };
 
+/// Moves an IPv6 rule to another priority, keeping everything else the kernel holds for it
+/// (protocol, flags): clat-v6-addr=shared moves the local-table rule from priority 0 to 1 so
+/// that its own rule can come first, as the Perl clatd does. Its own inverse, back. A rule
+/// that is not there is kAlreadyInPlace (nothing moved, nothing journalled); a rule already at
+/// to_priority is refused (moving onto it would make undo take someone else's rule).
+struct MoveRuleV6 {
+    RuleV6 rule;
+    std::uint32_t to_priority = 0;
+    bool operator==(const MoveRuleV6&) const = default;
+};
+
+/// clat-v6-addr=shared: the nftables table that tells CLAT flows from the host's own flows
+/// (the CLAT uses the host's address). At prerouting priority mangle it sets ct mark and meta
+/// mark `ctmark` on packets in from clat_dev, clat_v6 to plat_prefix, and restores the meta
+/// mark from the ct mark on packets in from plat_dev, plat_prefix to clat_v6; the policy rule
+/// `fwmark ctmark` then sends only those replies to the CLAT. The table is clatd's own: its
+/// name carries the instance's mark (table()), and removal deletes exactly that table.
+struct SharedMarking {
+    std::string tool;  ///< cmd-nft
+    std::string mark;  ///< the instance's mark (as op::FirewallRule::mark)
+    std::string clat_dev;
+    std::string plat_dev;
+    Ipv6Address clat_v6;
+    Ipv6Prefix plat_prefix;
+    std::uint32_t ctmark = 0;
+    /// "clatd_shared_<mark>".
+    std::string table() const { return "clatd_shared_" + mark; }
+    bool operator==(const SharedMarking&) const = default;
+};
+struct AddSharedMarking {
+    SharedMarking marking;
+    bool operator==(const AddSharedMarking&) const = default;
+};
+struct RemoveSharedMarking {
+    SharedMarking marking;
+    bool operator==(const RemoveSharedMarking&) const = default;
+};
+
 }  // namespace clat::op
 
 namespace clat {
@@ -211,7 +249,8 @@ using Operation =
                  op::RemoveRouteV4, op::RemoveForeignRouteV4, op::RestoreRoute, op::AddRouteV6,
                  op::RemoveRouteV6, op::AddRuleV6, op::RemoveRuleV6, op::AddProxyNeighbour,
                  op::RemoveProxyNeighbour, op::SetSysctl, op::AddFirewallAccept,
-                 op::RemoveFirewallAccept, op::RemoveTcFilter, op::RemoveClsact>;
+                 op::RemoveFirewallAccept, op::RemoveTcFilter, op::RemoveClsact, op::MoveRuleV6,
+                 op::AddSharedMarking, op::RemoveSharedMarking>;
 
 using Plan = std::vector<Operation>;
 

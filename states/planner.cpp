@@ -13,7 +13,15 @@ namespace {
 struct AppliedUnobservable {
     std::vector<op::AddProxyNeighbour> proxies;
     std::vector<op::FirewallRule> firewall_rules;
+    // clat-v6-addr=shared: rules are not observed either.
+    std::vector<RuleV6> rules;
+    std::vector<op::MoveRuleV6> moves;
+    std::vector<op::SharedMarking> markings;
 };
+
+op::MoveRuleV6 moved_back(const op::MoveRuleV6& move) {
+    return std::get<op::MoveRuleV6>(*static_inverse(move));
+}
 
 template <typename T>
 void insert_unique(std::vector<T>& values, const T& value) {
@@ -32,6 +40,20 @@ AppliedUnobservable unobservable(const Plan& applied) {
             insert_unique(out.firewall_rules, accept->rule);
         } else if (const auto* unaccept = std::get_if<op::RemoveFirewallAccept>(&operation)) {
             std::erase(out.firewall_rules, unaccept->rule);
+        } else if (const auto* rule = std::get_if<op::AddRuleV6>(&operation)) {
+            insert_unique(out.rules, rule->rule);
+        } else if (const auto* unrule = std::get_if<op::RemoveRuleV6>(&operation)) {
+            std::erase(out.rules, unrule->rule);
+        } else if (const auto* move = std::get_if<op::MoveRuleV6>(&operation)) {
+            // A move back cancels the move.
+            if (std::find(out.moves.begin(), out.moves.end(), moved_back(*move)) != out.moves.end())
+                std::erase(out.moves, moved_back(*move));
+            else
+                insert_unique(out.moves, *move);
+        } else if (const auto* mark = std::get_if<op::AddSharedMarking>(&operation)) {
+            insert_unique(out.markings, mark->marking);
+        } else if (const auto* unmark = std::get_if<op::RemoveSharedMarking>(&operation)) {
+            std::erase(out.markings, unmark->marking);
         }
     }
     return out;
@@ -85,6 +107,18 @@ class Differ {
 
     void remove_unobservable() {
         const auto& wanted_rules = desired_.firewall;
+        for (const op::SharedMarking& marking : applied_.markings) {
+            if (marking != desired_.marking)
+                plan_.push_back(op::RemoveSharedMarking{marking});
+        }
+        for (const RuleV6& rule : applied_.rules) {
+            if (rule != desired_.shared_rule)
+                plan_.push_back(op::RemoveRuleV6{rule});
+        }
+        for (const op::MoveRuleV6& move : applied_.moves) {
+            if (move != desired_.local_rule_move)
+                plan_.push_back(moved_back(move));
+        }
         for (const op::FirewallRule& rule : applied_.firewall_rules) {
             if (std::find(wanted_rules.begin(), wanted_rules.end(), rule) == wanted_rules.end())
                 plan_.push_back(op::RemoveFirewallAccept{rule});
@@ -187,6 +221,20 @@ class Differ {
                 std::find(lost.begin(), lost.end(), rule) != lost.end())
                 plan_.push_back(op::AddFirewallAccept{rule});
         }
+        // Shared mode: the local rule moves first, so that the rule added after it comes
+        // before it; the marking last, once its replies have somewhere to go.
+        const auto& moves = applied_.moves;
+        if (desired_.local_rule_move &&
+            std::find(moves.begin(), moves.end(), *desired_.local_rule_move) == moves.end())
+            plan_.push_back(*desired_.local_rule_move);
+        const auto& policy = applied_.rules;
+        if (desired_.shared_rule &&
+            std::find(policy.begin(), policy.end(), *desired_.shared_rule) == policy.end())
+            plan_.push_back(op::AddRuleV6{*desired_.shared_rule});
+        const auto& markings = applied_.markings;
+        if (desired_.marking &&
+            std::find(markings.begin(), markings.end(), *desired_.marking) == markings.end())
+            plan_.push_back(op::AddSharedMarking{*desired_.marking});
     }
 
     const PlanInput& in_;

@@ -115,12 +115,37 @@ TEST_CASE("non-SLAAC: the host bits come from the random source, masked to the p
 
 TEST_CASE("prefixes longer than /120 get no random identifier") {
     Draws d{{0x42}};
-    auto r = derive_clat_address({fact("2001:db8::10", 124)}, kPlat, d.source());
+    // Beside a usable /64 that has no free identifier left, each reason is listed.
+    auto r = derive_clat_address({fact("2001:db8::10", 124), fact("2001:db8:2::10", 64)}, kPlat,
+                                 [] { return 0x10ULL; }, {v6("2001:db8:2::10")});
     REQUIRE_FALSE(r);
     CHECK(has(r.error(),
               "prefix /124 too long for a random interface identifier (needs /120 or shorter)"));
     CHECK(has(r.error(), "2001:db8::10/124"));
     CHECK(d.calls == 0);
+}
+
+TEST_CASE("only single addresses (a DHCPv6 /128): the error names the cause and the way out") {
+    Draws d{{0x42}};
+    for (const int length : {128, 127, 124, 121}) {
+        CAPTURE(length);
+        auto r = derive_clat_address({fact("2001:db8::10", length), fact("fe80::1", 64)}, kPlat,
+                                     d.source());
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message ==
+              "clat-v6-addr=derived needs a prefix to derive a second address in, and the "
+              "PLAT-facing device has only single addresses (2001:db8::10/" +
+                  std::to_string(length) +
+                  ", e.g. a DHCPv6 lease): set clat-v6-addr=shared to share the host's address, "
+                  "or clat-v6-addr to a static address routed to this host");
+    }
+    auto two = derive_clat_address({fact("2001:db8::10", 128), fact("2001:db8::11", 128)}, kPlat,
+                                   d.source());
+    REQUIRE_FALSE(two);
+    CHECK(has(two.error(), "(2001:db8::10/128; 2001:db8::11/128, e.g."));
+    // A /120 still gets a random identifier.
+    CHECK(derive_clat_address({fact("2001:db8::10", 120)}, kPlat, d.source()));
+    CHECK(d.calls == 1);
 }
 
 TEST_CASE("tentative and DAD-failed addresses are skipped") {

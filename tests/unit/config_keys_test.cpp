@@ -293,6 +293,16 @@ TEST_CASE("shared mode turns proxynd off and sets a ctmark unless they are set")
     const Config derived = parse_ok("clat-v6-addr=derived");
     CHECK(derived.proxynd_enable);
     CHECK(derived.ctmark == 0);
+    CHECK(derived.data_path == DataPathMode::kAuto);
+}
+
+TEST_CASE("shared mode runs TAYGA alone: auto picks it, bpf is refused by name") {
+    CHECK(parse_ok("clat-v6-addr=shared").data_path == DataPathMode::kTayga);
+    CHECK(parse_ok("data-path=auto\nclat-v6-addr=shared").data_path == DataPathMode::kTayga);
+    CHECK(parse_ok("data-path=tayga\nclat-v6-addr=shared").data_path == DataPathMode::kTayga);
+    CHECK(parse_error("clat-v6-addr=shared\ndata-path=bpf") ==
+          "test.conf:2: key 'data-path': bpf cannot be used with clat-v6-addr=shared (shared "
+          "mode needs data-path=tayga or auto for now)");
 }
 
 TEST_CASE("effective settings list every key in order and read back to the same settings") {

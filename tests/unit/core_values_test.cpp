@@ -125,13 +125,49 @@ TEST_CASE("binding: another clatd's CLAT address is never derived nor taken stat
               " is already the CLAT address of another clatd (routed to clat2)");
 }
 
-TEST_CASE("binding: shared mode and a missing device are refused by name") {
-    const Observed o = host();
+TEST_CASE("binding: shared mode takes the route lookup's source, and follows it") {
+    Observed o = host();
     BindingSettings s;
     s.clat_v6 = ClatV6Shared{};
+    const auto shared = resolve(s, o, route_via("eth0"));
+    REQUIRE(shared);
+    CHECK(*shared == Binding{"eth0", v6("2001:db8:1::2"), std::nullopt});
+    // Renumbered: the new source, even with the previous binding's address still there.
+    PlatRoute moved{p6("2001:db8:64::/96"), "eth0", v6("2001:db8:1::3"), ""};
+    CHECK(resolve(s, o, moved, *shared)->clat_v6 == v6("2001:db8:1::3"));
+    // plat-dev set: the device is the configured one, the address still the lookup's source.
+    s.plat_dev = "eth0";
+    CHECK(resolve(s, o, std::nullopt).error().message ==
+          "no route lookup towards the PLAT prefix yet");
+    CHECK(resolve(s, o, route_via("eth0"))->clat_v6 == v6("2001:db8:1::2"));
+    s.plat_dev.reset();
+    CHECK(resolve(s, o, PlatRoute{p6("2001:db8:64::/96"), "eth0", std::nullopt, ""})
+              .error()
+              .message ==
+          "clat-v6-addr=shared: the route towards the PLAT prefix via eth0 has no source address");
+    o.addresses_v6[0].tentative = true;
     CHECK(resolve(s, o, route_via("eth0")).error().message ==
-          "clat-v6-addr=shared is not supported yet");
-    s.clat_v6 = ClatV6Derived{};
+          "clat-v6-addr=shared: the host's source address 2001:db8:1::2 is tentative");
+    // Never DAD for the host's own address.
+    CHECK_FALSE(needs_dad(s, {}, *shared));
+}
+
+TEST_CASE("binding: derived with only a /128 names the cause and the keys that fix it") {
+    Observed o = host();
+    o.addresses_v6 = {AddressV6{2, v6("2001:db8:1::2"), 128}};
+    BindingSettings s;
+    const auto derived = resolve(s, o, route_via("eth0"));
+    REQUIRE_FALSE(derived);
+    CHECK(derived.error().message.find("only single addresses (2001:db8:1::2/128") !=
+          std::string::npos);
+    CHECK(derived.error().message.find("set clat-v6-addr=shared") != std::string::npos);
+    s.clat_v6 = v6("2001:db8:77::c1a7");  // a static address still works
+    CHECK(resolve(s, o, route_via("eth0"))->clat_v6 == v6("2001:db8:77::c1a7"));
+}
+
+TEST_CASE("binding: a missing device is refused by name") {
+    const Observed o = host();
+    BindingSettings s;
     s.plat_dev = "wlan7";
     CHECK(resolve(s, o, std::nullopt).error().message == "PLAT device wlan7 does not exist");
 }

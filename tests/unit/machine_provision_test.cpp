@@ -248,6 +248,45 @@ TEST_CASE("provisioning failures back off and retry, saying why") {
     CHECK(w.name() == "Running");
 }
 
+TEST_CASE("derived on a host with only a /128: waits naming the cause and the keys, no plan") {
+    World w;
+    w.use_derived();
+    w.observed.addresses_v6.clear();
+    w.observed.addresses_v6.push_back(AddressV6{2, v6("2001:db8:1::2"), 128});
+    w.facts.settings.v4_conncheck_enable = false;
+    w.facts_changed();
+    REQUIRE(w.name() == "DiscoverPLAT");
+    w.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    w.lookup();
+    Transition t = w.facts_changed();
+    CHECK(text(t.effects) == "start-timer timer=provision-retry delay=1 s");  // no plan, no DAD
+    CHECK(w.provision()->step == state::Provision::Step::RetryWait);
+    const std::string reason = w.status().reason;
+    CHECK(reason.find("provisioning failed: clat-v6-addr=derived needs a prefix to derive a "
+                      "second address in") == 0);
+    CHECK(reason.find("only single addresses (2001:db8:1::2/128") != std::string::npos);
+    CHECK(reason.find("set clat-v6-addr=shared") != std::string::npos);
+    CHECK(reason.find("or clat-v6-addr to a static address") != std::string::npos);
+    // The retry finds the same, and still changes nothing.
+    w.at(1'000);
+    t = w.send(event::TimerExpired{Timer::ProvisionRetry});
+    CHECK(text(t.effects) == "start-timer timer=provision-retry delay=2 s");
+    // A static address keeps working on the same host.
+    World s;
+    s.use_derived();
+    s.observed.addresses_v6.clear();
+    s.observed.addresses_v6.push_back(AddressV6{2, v6("2001:db8:1::2"), 128});
+    s.facts.settings.binding.clat_v6 = v6("2001:db8:77::c1a7");
+    s.facts.settings.binding.dad_enable = false;
+    s.facts.settings.v4_conncheck_enable = false;
+    s.facts_changed();
+    s.send(event::PlatDiscovered{PlatSource::Dns64, prefix("2001:db8:64::/96"), 1});
+    s.lookup();
+    t = s.facts_changed();
+    CHECK(text(t.effects) ==
+          "apply-plan plat=2001:db8:64::/96 source=dns64 dev=eth0 clat-v6=2001:db8:77::c1a7");
+}
+
 TEST_CASE("a failed script-up undoes what was applied and retries") {
     World w(active_with(provision_at(state::Provision::Step::ScriptUp)));
     Transition t = w.send(event::ScriptFinished{ScriptKind::Up, false, "exited with status 2"});

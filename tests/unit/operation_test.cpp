@@ -69,6 +69,16 @@ op::FirewallRule firewall_rule(op::FirewallBackend backend, std::string tool) {
                             .mark = "0123456789abcdef"};
 }
 
+op::SharedMarking shared_marking(std::string tool) {
+    return op::SharedMarking{.tool = std::move(tool),
+                             .mark = "00c0ffee00c0ffee",
+                             .clat_dev = "clat",
+                             .plat_dev = "eth0",
+                             .clat_v6 = v6("2001:db8:1::2"),
+                             .plat_prefix = p6("2001:db8:64::/96"),
+                             .ctmark = 0xc1a7};
+}
+
 // Device names the kernel accepts may hold almost any byte but '/', ':' and whitespace; the
 // text form must carry more than that (sysctl values contain tabs, tools have spaces).
 const std::vector<std::string> kTrickyNames = {
@@ -112,7 +122,30 @@ std::vector<Operation> every_kind_of_operation() {
         RemoveTcFilter{"eth0", "ingress", 0xc1a7, 0xc1a7, 4242},
         RemoveTcFilter{"clat", "egress", 0xc1a7, 0xc1a7, std::nullopt},  // older journals
         RemoveClsact{"eth0"},
+        MoveRuleV6{RuleV6{0, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 1},
+        MoveRuleV6{full_rule(), 7},
+        AddSharedMarking{shared_marking("nft")},
+        RemoveSharedMarking{shared_marking("/opt/my tools/nft")},
     };
+}
+
+TEST_CASE("shared mode's operations: the text form names the table's mark and the rule moved") {
+    using namespace op;
+    CHECK(to_string(MoveRuleV6{RuleV6{0, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 1}) ==
+          "move-rule-v6 prio=0 table=255 to-prio=1");
+    CHECK(to_string(AddSharedMarking{shared_marking("nft")}) ==
+          "add-shared-marking tool=nft mark=00c0ffee00c0ffee clat-dev=clat plat-dev=eth0 "
+          "clat-v6=2001:db8:1::2 plat-prefix=2001:db8:64::/96 ctmark=49575");
+    CHECK(shared_marking("nft").table() == "clatd_shared_00c0ffee00c0ffee");
+    // Moving back is the inverse of moving.
+    const auto back =
+        static_inverse(MoveRuleV6{RuleV6{0, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 1});
+    REQUIRE(back);
+    CHECK(*back ==
+          Operation{MoveRuleV6{RuleV6{1, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 0}});
+    CHECK_FALSE(
+        parse_operation("add-shared-marking tool=nft mark=1 clat-dev=clat plat-dev=eth0 "
+                        "clat-v6=2001:db8:1::2 plat-prefix=2001:db8:64::/96"));
 }
 
 TEST_CASE("the text form is the documented one-line key=value form") {
@@ -310,7 +343,8 @@ TEST_CASE("adds and removes invert each other; the rest need observed state") {
         REQUIRE(inverse.has_value() == !stateful);
         if (!inverse || std::holds_alternative<CreateTun>(op))
             continue;
-        CHECK(inverse->index() != op.index());
+        // A move's inverse is the move back.
+        CHECK((inverse->index() != op.index()) == !std::holds_alternative<MoveRuleV6>(op));
         auto back = static_inverse(*inverse);
         REQUIRE(back);
         if (const auto* add = std::get_if<AddAddressV6>(&op)) {

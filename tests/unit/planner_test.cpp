@@ -499,14 +499,102 @@ TEST_CASE("a proxy entry someone else made is neither added again nor removed") 
     CHECK(host.observed.proxies_v6.size() == 1);
 }
 
+namespace {
+
+/// A host whose only address is the /128 2001:db8:1::2, in clat-v6-addr=shared with the
+/// defaults shared mode gets (proxynd-enable=no, ctmark=0xc1a7).
+Host shared_host() {
+    Host host;
+    host.config.clat_v6_addr = ClatV6Shared{};
+    host.config.proxynd_enable = false;
+    host.config.ctmark = 0xc1a7;
+    host.observed.addresses_v6 = {AddressV6{2, v6("2001:db8:1::2"), 128}};
+    host.clat_v6 = v6("2001:db8:1::2");
+    return host;
+}
+
+RouteV6 shared_route(const char* address) {
+    RouteV6 route = clat_route(address);
+    route.table = 0xc1a7;
+    return route;
+}
+
+RuleV6 shared_rule(const char* address, std::optional<std::uint32_t> fwmark = 0xc1a7) {
+    return RuleV6{
+        0,      0xc1a7, Ipv6Prefix::make(v6(address), 128), *Ipv6Prefix::parse("2001:db8:64::/96"),
+        fwmark, ""};
+}
+
+op::MoveRuleV6 local_move() {
+    return op::MoveRuleV6{RuleV6{0, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 1};
+}
+
+op::SharedMarking marking(const char* address, const char* plat_dev = "eth0") {
+    return op::SharedMarking{"nft",    "5eed",      "clat",
+                             plat_dev, v6(address), *Ipv6Prefix::parse("2001:db8:64::/96"),
+                             0xc1a7};
+}
+
+}  // namespace
+
+TEST_CASE("shared mode: route in route-table, rule before the local one, marking; no proxy") {
+    Host host = shared_host();
+    check_plan(
+        host.plan(),
+        {sysctl("all/accept_ra", "2"), sysctl("default/accept_ra", "2"),
+         sysctl("eth0/accept_ra", "2"), sysctl("all/forwarding", "1"), op::CreateTun{"clat"},
+         op::SetLinkUp{"clat", true}, op::AddAddressV4{"clat", v4("192.0.0.1"), 32},
+         op::AddRouteV6{"clat", shared_route("2001:db8:1::2")},
+         op::AddRouteV4{"clat", clat_default()}, op::AddFirewallAccept{nft_rule("2001:db8:1::2")},
+         local_move(), op::AddRuleV6{shared_rule("2001:db8:1::2")},
+         op::AddSharedMarking{marking("2001:db8:1::2")}});
+    host.converge();
+    check_plan(host.plan(), {});
+}
+
+TEST_CASE("shared mode: a renumbered host moves route, rule and marking; the local rule stays") {
+    Host host = shared_host();
+    host.converge();
+    host.observed.addresses_v6 = {AddressV6{2, v6("2001:db8:1::3"), 128}};
+    host.clat_v6 = v6("2001:db8:1::3");
+    check_plan(host.converge(), {op::RemoveSharedMarking{marking("2001:db8:1::2")},
+                                 op::RemoveRuleV6{shared_rule("2001:db8:1::2")},
+                                 op::RemoveFirewallAccept{nft_rule("2001:db8:1::2")},
+                                 op::RemoveRouteV6{"clat", shared_route("2001:db8:1::2")},
+                                 op::AddRouteV6{"clat", shared_route("2001:db8:1::3")},
+                                 op::AddFirewallAccept{nft_rule("2001:db8:1::3")},
+                                 op::AddRuleV6{shared_rule("2001:db8:1::3")},
+                                 op::AddSharedMarking{marking("2001:db8:1::3")}});
+    check_plan(host.plan(), {});
+}
+
+TEST_CASE("shared mode with ctmark=0: the rule has no fwmark and there is no marking") {
+    Host host = shared_host();
+    host.config.ctmark = 0;
+    const Plan plan = host.plan();
+    CHECK(count<op::AddSharedMarking>(plan) == 0);
+    CHECK(std::find(plan.begin(), plan.end(),
+                    Operation{op::AddRuleV6{shared_rule("2001:db8:1::2", std::nullopt)}}) !=
+          plan.end());
+}
+
+TEST_CASE("leaving shared mode takes back the marking, the rule and the local rule's move") {
+    Host host = shared_host();
+    host.converge();
+    host.config.clat_v6_addr = ClatV6Derived{};
+    host.clat_v6 = v6("2001:db8:1::c1a7");
+    host.config.proxynd_enable = false;
+    const Plan plan = host.converge();
+    CHECK(plan.front() == Operation{op::RemoveSharedMarking{marking("2001:db8:1::2")}});
+    CHECK(plan[1] == Operation{op::RemoveRuleV6{shared_rule("2001:db8:1::2")}});
+    CHECK(plan[2] == Operation{op::MoveRuleV6{
+                         RuleV6{1, 255, std::nullopt, std::nullopt, std::nullopt, ""}, 0}});
+    // The move and the move back cancel out: nothing of shared mode is left applied.
+    check_plan(host.plan(), {});
+}
+
 TEST_CASE("inputs the planner refuses") {
     Host host;
-    SUBCASE("shared mode is not implemented yet") {
-        host.config.clat_v6_addr = ClatV6Shared{};
-        auto result = make_plan(host.input());
-        REQUIRE_FALSE(result.ok());
-        CHECK(result.error().message.find("shared") != std::string::npos);
-    }
     SUBCASE("a PLAT device that does not exist") {
         host.plat_dev = "wwan0";
         auto result = make_plan(host.input());
