@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -161,5 +163,39 @@ struct Bed {
         ::close(fd);
     }
 };
+
+/// The 4 bytes after an ICMP type, code and checksum.
+using Rest = std::array<std::uint8_t, 4>;
+
+/// An ICMP (or ICMPv6) message of type/code with rest and inner after its header; checksum 0
+/// (the packet builders fill it in).
+inline Bytes icmp_message(std::uint8_t type, std::uint8_t code, const Rest& rest,
+                          const Bytes& inner) {
+    Bytes m = {type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]};
+    m.insert(m.end(), inner.begin(), inner.end());
+    return m;
+}
+
+/// An ICMPv4 error the CLAT host sends to the server, about inner.
+inline Bytes error4(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner) {
+    return ipv4_packet(IPPROTO_ICMP, kClatV4, kServerV4, icmp_message(type, code, rest, inner), 0,
+                       64, 0);
+}
+
+/// An ICMPv6 error from source to the CLAT address, about inner.
+inline Bytes error6(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner,
+                    const V6& source) {
+    return ipv6_packet(IPPROTO_ICMP, source, v6(kClatV6), icmp_message(type, code, rest, inner), 0,
+                       64);
+}
+
+/// rest with a 16-bit value in its second half (an MTU) or a 32-bit value (an MTU, a pointer).
+inline Rest rest16(std::uint16_t v) {
+    return {0, 0, static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
+inline Rest rest32(std::uint32_t v) {
+    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
 
 }  // namespace clat::test

@@ -121,6 +121,16 @@ UndoJournal open_journal(const Bed& bed) {
     return std::move(*journal);
 }
 
+/// The data path under test on a bed: its own loop, the journal it records in, its slow path.
+struct Harness {
+    boost::asio::io_context io;
+    UndoJournal journal;
+    JournalPort port{journal};
+    FakeSlowPath slow;
+    BpfDataPath path{io, slow};
+    explicit Harness(const Bed& bed) : journal(open_journal(bed)) { path.use_journal(port); }
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -128,12 +138,10 @@ TEST_CASE(
     Bed bed("bdp1");
     const std::string before = bed.tc();
     const std::string uplink_before = tc_state(bed.uplink);
-    boost::asio::io_context io;
-    UndoJournal journal = open_journal(bed);
-    JournalPort port(journal);
-    FakeSlowPath slow;
-    BpfDataPath path(io, slow);
-    path.use_journal(port);
+    Harness h(bed);
+    UndoJournal& journal = h.journal;
+    FakeSlowPath& slow = h.slow;
+    BpfDataPath& path = h.path;
     path.configure(bed.config(DataPathMode::kAuto));
     CHECK(slow.configures == 1);
     CHECK(path.info().follows_uplink_mtu);
@@ -185,12 +193,9 @@ TEST_CASE("a clsact qdisc and filters someone else has on the uplink stay exactl
     sh("tc qdisc add dev " + bed.uplink + " clsact");
     sh("tc filter add dev " + bed.uplink + " ingress prio 1 handle 7 bpf bytecode '1,6 0 0 0,'");
     const std::string before = bed.tc();
-    boost::asio::io_context io;
-    UndoJournal journal = open_journal(bed);
-    JournalPort port(journal);
-    FakeSlowPath slow;
-    BpfDataPath path(io, slow);
-    path.use_journal(port);
+    Harness h(bed);
+    UndoJournal& journal = h.journal;
+    BpfDataPath& path = h.path;
     path.configure(bed.config(DataPathMode::kAuto));
     path.start(bed.mapping(bed.uplink));
     CHECK(path.info().backend == "bpf");
@@ -209,13 +214,10 @@ TEST_CASE(
     "again") {
     Bed bed("bdp3");
     const std::string before = bed.tc();
-    boost::asio::io_context io;
     {
-        UndoJournal journal = open_journal(bed);
-        JournalPort port(journal);
-        FakeSlowPath slow;
-        BpfDataPath path(io, slow);
-        path.use_journal(port);
+        Harness h(bed);
+        UndoJournal& journal = h.journal;
+        BpfDataPath& path = h.path;
         path.configure(bed.config(DataPathMode::kBpf));
         path.start(bed.mapping(bed.uplink));
         REQUIRE(path.info().backend == "bpf");
@@ -245,22 +247,20 @@ TEST_CASE("a failure to attach: auto falls back to the slow path, bpf fails the 
     static int run = 0;
     Bed bed("bdp4" + std::to_string(run++));
     const std::string before = bed.tc();
-    boost::asio::io_context io;
-    UndoJournal journal = open_journal(bed);
-    JournalPort port(journal);
-    FakeSlowPath slow;
+    Harness h(bed);
+    UndoJournal& journal = h.journal;
+    FakeSlowPath& slow = h.slow;
+    BpfDataPath& path = h.path;
     std::vector<std::string> exits;
-    BpfDataPath path(io, slow);
     path.subscribe([&](Event e) {
         if (const auto* exited = std::get_if<event::DataPathExited>(&e))
             exits.push_back(exited->status);
     });
-    path.use_journal(port);
 
     SUBCASE("auto: TAYGA alone, the reason shown, nothing left on tc") {
         path.configure(bed.config(DataPathMode::kAuto));
         path.start(bed.mapping(bed.tag + "nosuch"));
-        io.run();
+        h.io.run();
         const DataPathInfo info = path.info();
         CHECK(info.backend == "tayga");
         CHECK(info.reason.find(bed.tag + "nosuch") != std::string::npos);
@@ -276,7 +276,7 @@ TEST_CASE("a failure to attach: auto falls back to the slow path, bpf fails the 
     SUBCASE("bpf: the data path fails with the reason, TAYGA is not left running") {
         path.configure(bed.config(DataPathMode::kBpf));
         path.start(bed.mapping(bed.tag + "nosuch"));
-        io.run();
+        h.io.run();
         REQUIRE(exits.size() == 1);
         CHECK(exits[0].find("eBPF: ") == 0);
         CHECK(exits[0].find(bed.tag + "nosuch") != std::string::npos);

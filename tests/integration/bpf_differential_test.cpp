@@ -28,7 +28,6 @@ namespace clat::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Rest = std::array<std::uint8_t, 4>;
 
 /// TAYGA on the bed's tun with the configuration clatd renders (states/tayga_conf), run as
 /// clatd runs it (tayga -d -c <conf>); killed and waited for when the case ends.
@@ -246,12 +245,6 @@ Difference icmp_checksum(std::size_t at, int family) {
             }};
 }
 
-Bytes icmp_message(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner) {
-    Bytes m = {type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]};
-    m.insert(m.end(), inner.begin(), inner.end());
-    return m;
-}
-
 Bytes inner4(std::uint8_t proto, std::uint16_t id, const std::string& m, std::size_t keep = 0) {
     Bytes b = ipv4_packet(proto, kServerV4, kClatV4, l4_segment(proto, id, m, false), 0x48, 33);
     if (keep)
@@ -266,26 +259,6 @@ Bytes inner6(std::uint8_t proto, std::uint16_t id, const std::string& m, std::si
     if (keep)
         b.resize(keep);
     return b;
-}
-
-Bytes error4(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner) {
-    return ipv4_packet(IPPROTO_ICMP, kClatV4, kServerV4, icmp_message(type, code, rest, inner), 0,
-                       64, 0);
-}
-
-Bytes error6(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner,
-             const V6& source) {
-    return ipv6_packet(IPPROTO_ICMP, source, v6(kClatV6), icmp_message(type, code, rest, inner), 0,
-                       64);
-}
-
-Rest rest16(std::uint16_t v) {
-    return {0, 0, static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-}
-
-Rest rest32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 
 /// What a case expects of the two runs.

@@ -25,8 +25,6 @@
 namespace clat::test {
 namespace {
 
-using Rest = std::array<std::uint8_t, 4>;
-
 /// The embedded packet: the whole one the error is about, or its first keep bytes.
 Bytes embedded4(std::uint8_t proto, std::uint16_t id, const std::string& marker,
                 std::size_t keep = 0, std::size_t pad = 0) {
@@ -45,34 +43,6 @@ Bytes embedded6(std::uint8_t proto, std::uint16_t id, const std::string& marker,
     if (keep != 0)
         inner.resize(keep);
     return inner;
-}
-
-Bytes icmp_message(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner) {
-    Bytes m = {type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]};
-    m.insert(m.end(), inner.begin(), inner.end());
-    return m;
-}
-
-/// An ICMPv4 error the CLAT host sends to the server, about inner.
-Bytes error4(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner) {
-    return ipv4_packet(IPPROTO_ICMP, kClatV4, kServerV4, icmp_message(type, code, rest, inner), 0,
-                       64, 0);
-}
-
-/// An ICMPv6 error from source to the CLAT address, about inner.
-Bytes error6(std::uint8_t type, std::uint8_t code, const Rest& rest, const Bytes& inner,
-             const V6& source) {
-    return ipv6_packet(IPPROTO_ICMP, source, v6(kClatV6), icmp_message(type, code, rest, inner), 0,
-                       64);
-}
-
-Rest rest16(std::uint16_t mtu) {
-    return {0, 0, static_cast<std::uint8_t>(mtu >> 8), static_cast<std::uint8_t>(mtu)};
-}
-
-Rest rest32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 
 std::size_t id_offset(std::uint8_t proto) {
