@@ -64,12 +64,14 @@ class ReplyWatch {
   public:
     ReplyWatch(const std::string& dev, const Ipv6Prefix& prefix, std::uint16_t port)
         : prefix_(prefix), port_(port) {
-        fd_ = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IPV6));
+        // ETH_P_ALL, not ETH_P_IPV6: only taps for every protocol see a packet before tc
+        // ingress, where the eBPF data path translates it and moves it to the CLAT device.
+        fd_ = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
         if (fd_ < 0)
             throw std::runtime_error(std::string("packet socket: ") + std::strerror(errno));
         sockaddr_ll where{};
         where.sll_family = AF_PACKET;
-        where.sll_protocol = htons(ETH_P_IPV6);
+        where.sll_protocol = htons(ETH_P_ALL);
         where.sll_ifindex = static_cast<int>(::if_nametoindex(dev.c_str()));
         if (where.sll_ifindex == 0 ||
             ::bind(fd_, reinterpret_cast<sockaddr*>(&where), sizeof where) != 0)
@@ -83,9 +85,13 @@ class ReplyWatch {
     /// Reads what is queued; true once a matching packet was seen.
     bool drain() {
         std::uint8_t packet[128];
-        for (ssize_t n; (n = ::recv(fd_, packet, sizeof packet, MSG_TRUNC)) > 0;) {
+        sockaddr_ll from{};
+        socklen_t from_size = sizeof from;
+        for (ssize_t n; (n = ::recvfrom(fd_, packet, sizeof packet, MSG_TRUNC,
+                                        reinterpret_cast<sockaddr*>(&from), &from_size)) > 0;
+             from_size = sizeof from) {
             // Fixed header (40 bytes): next header at 6, destination at 24; TCP ports follow.
-            if (n < 44 || packet[6] != kTcp)
+            if (from.sll_protocol != htons(ETH_P_IPV6) || n < 44 || packet[6] != kTcp)
                 continue;
             Ipv6Address dst;
             std::memcpy(dst.bytes.data(), packet + 24, 16);
