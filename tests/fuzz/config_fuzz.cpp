@@ -43,8 +43,9 @@ void check_valid(const clat::Config& c) {
         }
     }
     FUZZ_CHECK(c.route_table != 0);
-    FUZZ_CHECK(c.v4_defaultroute_mtu == 0 ||
-               (c.v4_defaultroute_mtu >= 68 && c.v4_defaultroute_mtu <= 65535));
+    // Unset: the data path's MTU (1260, or the uplink's - 20); set: 0 or an IPv4 MTU.
+    FUZZ_CHECK(!c.v4_defaultroute_mtu || *c.v4_defaultroute_mtu == 0 ||
+               (*c.v4_defaultroute_mtu >= 68 && *c.v4_defaultroute_mtu <= 65535));
     FUZZ_CHECK(c.clat_dev.size() <= 15, c.clat_dev);
 }
 
