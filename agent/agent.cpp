@@ -63,7 +63,7 @@ Agent::Agent(boost::asio::io_context& io, AgentPorts ports, Config config, UndoJ
     };
     ports_.discovery.subscribe(sink);
     ports_.data_path.subscribe(sink);
-    ports_.data_path.use_journal(host_journal_);
+    ports_.data_path.use_journal(executor_);
     ports_.scripts.subscribe(sink);
     ports_.timers.subscribe(sink);
     ports_.dad.subscribe(sink);

@@ -63,19 +63,6 @@ struct Snapshot {
     std::uint64_t entropy = 0;
 };
 
-/// The executor's journal as the data path records its own host changes in it.
-class ExecutorJournal final : public HostJournalPort {
-  public:
-    explicit ExecutorJournal(Executor& executor) : executor_(executor) {}
-    Result<std::uint64_t> record(const Operation& undo) override {
-        return executor_.record_outside_plans(undo);
-    }
-    Status forget(std::uint64_t seq) override { return executor_.forget(seq); }
-
-  private:
-    Executor& executor_;
-};
-
 class Agent {
   public:
     /// Loads the configuration again for a reload (config::load_config with the command line).
@@ -156,7 +143,6 @@ class Agent {
     Config config_;
     Options options_;
     Executor executor_;
-    ExecutorJournal host_journal_{executor_};
     Machine machine_;
     Snapshot snapshot_;
     std::mt19937_64 random_;

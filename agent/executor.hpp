@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/undo_journal.hpp"
+#include "ports/host_journal.hpp"
 #include "ports/kernel.hpp"
 #include "states/operation.hpp"
 #include "states/result.hpp"
@@ -27,7 +28,7 @@ namespace clat {
 ///   links it created.
 /// A change that turns out to be in place already (kAlreadyInPlace) pre-existed and is never
 /// undone; neither is a change the kernel refused.
-class Executor {
+class Executor final : public HostJournalPort {
   public:
     Executor(KernelPort& kernel, UndoJournal journal);
 
@@ -47,12 +48,12 @@ class Executor {
     /// Reverts, newest first and best effort, what was applied after sp; first error.
     Status rollback_to(UndoJournal::Savepoint sp) { return journal_.rollback_to(sp, kernel_); }
 
-    /// A change an adapter makes outside any plan (HostJournalPort): journalled like the
+    /// HostJournalPort: a change an adapter makes outside any plan is journalled like the
     /// plans' changes, reverted by undo_all() and recover(), never by a plan's rollback.
-    Result<std::uint64_t> record_outside_plans(const Operation& undo) {
+    Result<std::uint64_t> record(const Operation& undo) override {
         return journal_.record_outside_plans(undo);
     }
-    Status forget(std::uint64_t seq) { return journal_.cancel(seq); }
+    Status forget(std::uint64_t seq) override { return journal_.cancel(seq); }
 
     /// The changes currently applied and not yet undone: their pending undo entries.
     const std::vector<UndoEntry>& applied() const { return journal_.pending(); }

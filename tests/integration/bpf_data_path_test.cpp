@@ -14,6 +14,7 @@
 
 #include "adapters/bpf_data_path.hpp"
 #include "adapters/netlink_kernel.hpp"
+#include "agent/executor.hpp"
 #include "agent/undo_journal.hpp"
 #include "tests/integration/harness.hpp"
 
@@ -50,19 +51,6 @@ class FakeSlowPath final : public DataPathPort {
     std::vector<std::string> calls;
     int configures = 0;
     bool running = false;
-};
-
-/// The agent's journal, as the agent lends it to the data path.
-class JournalPort final : public HostJournalPort {
-  public:
-    explicit JournalPort(UndoJournal& journal) : journal_(journal) {}
-    Result<std::uint64_t> record(const Operation& undo) override {
-        return journal_.record_outside_plans(undo);
-    }
-    Status forget(std::uint64_t seq) override { return journal_.cancel(seq); }
-
-  private:
-    UndoJournal& journal_;
 };
 
 /// A CLAT tun, two uplinks (veth pairs) and a journal directory, named after the test case;
@@ -121,14 +109,23 @@ UndoJournal open_journal(const Bed& bed) {
     return std::move(*journal);
 }
 
-/// The data path under test on a bed: its own loop, the journal it records in, its slow path.
+std::unique_ptr<NetlinkKernel> open_kernel() {
+    auto kernel = NetlinkKernel::open();
+    REQUIRE(kernel.ok());
+    return std::move(*kernel);
+}
+
+/// The data path under test on a bed: its own loop, the agent's executor (whose journal it
+/// records in, as in clatd), its slow path.
 struct Harness {
     boost::asio::io_context io;
-    UndoJournal journal;
-    JournalPort port{journal};
+    std::unique_ptr<NetlinkKernel> kernel = open_kernel();
+    Executor executor;
     FakeSlowPath slow;
     BpfDataPath path{io, slow};
-    explicit Harness(const Bed& bed) : journal(open_journal(bed)) { path.use_journal(port); }
+    explicit Harness(const Bed& bed) : executor(*kernel, open_journal(bed)) {
+        path.use_journal(executor);
+    }
 };
 
 }  // namespace
@@ -139,7 +136,7 @@ TEST_CASE(
     const std::string before = bed.tc();
     const std::string uplink_before = tc_state(bed.uplink);
     Harness h(bed);
-    UndoJournal& journal = h.journal;
+    const UndoJournal& journal = h.executor.journal();
     FakeSlowPath& slow = h.slow;
     BpfDataPath& path = h.path;
     path.configure(bed.config(DataPathMode::kAuto));
@@ -194,7 +191,7 @@ TEST_CASE("a clsact qdisc and filters someone else has on the uplink stay exactl
     sh("tc filter add dev " + bed.uplink + " ingress prio 1 handle 7 bpf bytecode '1,6 0 0 0,'");
     const std::string before = bed.tc();
     Harness h(bed);
-    UndoJournal& journal = h.journal;
+    const UndoJournal& journal = h.executor.journal();
     BpfDataPath& path = h.path;
     path.configure(bed.config(DataPathMode::kAuto));
     path.start(bed.mapping(bed.uplink));
@@ -216,7 +213,7 @@ TEST_CASE(
     const std::string before = bed.tc();
     {
         Harness h(bed);
-        UndoJournal& journal = h.journal;
+        const UndoJournal& journal = h.executor.journal();
         BpfDataPath& path = h.path;
         path.configure(bed.config(DataPathMode::kBpf));
         path.start(bed.mapping(bed.uplink));
@@ -248,7 +245,7 @@ TEST_CASE("a failure to attach: auto falls back to the slow path, bpf fails the 
     Bed bed("bdp4" + std::to_string(run++));
     const std::string before = bed.tc();
     Harness h(bed);
-    UndoJournal& journal = h.journal;
+    const UndoJournal& journal = h.executor.journal();
     FakeSlowPath& slow = h.slow;
     BpfDataPath& path = h.path;
     std::vector<std::string> exits;
